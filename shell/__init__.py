@@ -1,0 +1,1 @@
+"""Interactive configshell-fb front end, installed as ``tcmu_scst.shell``."""

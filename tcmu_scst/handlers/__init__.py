@@ -1,0 +1,1 @@
+"""SCSI emulation (SPC, SBC, MMC command sets) and one module per SCST vdisk handler."""
