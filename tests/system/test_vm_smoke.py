@@ -87,3 +87,18 @@ def test_hung_guest_is_killed_and_reported_with_its_console(vm: GuestRunner) -> 
     assert "tcmu-scst-vm: running job" in message  # the guest console is in the report
     assert "about to hang" in message  # and so is what the job printed before it hung
     assert elapsed < 45 + 15, f"the hung guest was not killed in time ({elapsed:.0f} s)"
+
+
+def test_guest_sees_host_paths_read_only_under_an_overlay(vm: GuestRunner, tmp_path: Path) -> None:
+    host_file = tmp_path / "from-host.txt"
+    host_file.write_text("written on the host\n")
+    result = vm.check(f"""
+        set -e
+        cat {host_file}
+        echo "changed in the guest" > {host_file}
+        cat {host_file}
+        touch {tmp_path}/guest-only
+    """)
+    assert result.output == "written on the host\nchanged in the guest\n"
+    assert host_file.read_text() == "written on the host\n"  # the overlay kept the host intact
+    assert not (tmp_path / "guest-only").exists()

@@ -11,7 +11,7 @@ say() { echo "tcmu-scst-vm: $*"; }
 
 mount -t configfs configfs /sys/kernel/config || say "cannot mount configfs"
 mount -t tmpfs -o mode=0755 tmpfs /run
-mount -t tmpfs -o mode=1777 tmpfs /tmp
+# /tmp stays the host's (under the overlay): the project may be checked out there.
 mkdir -p /dev/pts /dev/shm /run/lock /var/log /var/run
 mount -t devpts -o gid=5,mode=620 devpts /dev/pts
 mount -t tmpfs -o mode=1777 tmpfs /dev/shm
@@ -19,9 +19,13 @@ hostname tcmu-scst-vm 2>/dev/null
 
 . "$SHARE/env.sh"
 say "running job"
-cd "${TCMU_VM_CWD:-/}" || cd /
-/bin/bash "$SHARE/job.sh" > "$SHARE/output" 2>&1 < /dev/null
-rc=$?
+if cd "${TCMU_VM_CWD:-/}"; then
+    /bin/bash "$SHARE/job.sh" > "$SHARE/output" 2>&1 < /dev/null
+    rc=$?
+else
+    echo "tcmu-scst-vm: cannot enter $TCMU_VM_CWD in the guest" > "$SHARE/output"
+    rc=125
+fi
 echo "$rc" > "$SHARE/rc.tmp" && mv "$SHARE/rc.tmp" "$SHARE/rc"
 say "job exited with $rc"
 sync
