@@ -12,8 +12,8 @@ import json
 import sys
 from dataclasses import asdict
 
+from .device import OpenUioDevice
 from .discovery import list_tcmu_devices
-from .mailbox import MappedDevice
 
 
 def describe_devices() -> list[dict[str, object]]:
@@ -26,7 +26,7 @@ def describe_devices() -> list[dict[str, object]]:
             **asdict(device.tcmu_name),
         }
         try:
-            with MappedDevice(device) as mapped:
+            with OpenUioDevice(device) as mapped:
                 entry["mailbox"] = asdict(mapped.mailbox())
         except OSError as error:
             if error.errno != errno.EBUSY:

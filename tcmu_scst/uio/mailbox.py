@@ -8,11 +8,8 @@ alone on the second 64-byte cache line at 64.  All host-endian.
 from __future__ import annotations
 
 import mmap
-import os
 import struct
 from dataclasses import dataclass
-
-from .discovery import UioDevice
 
 SUPPORTED_VERSION = 2
 MAILBOX_SIZE = 128
@@ -48,34 +45,3 @@ class MailboxSnapshot:
         version, flags, cmdr_off, cmdr_size, cmd_head = _HEAD.unpack_from(buffer, 0)
         (cmd_tail,) = _TAIL.unpack_from(buffer, TAIL_OFFSET)
         return cls(version, flags, cmdr_off, cmdr_size, cmd_head, cmd_tail)
-
-
-class MappedDevice:
-    """A TCMU UIO device opened and mapped whole, as the kernel requires.
-
-    Only one process may hold the device open; the kernel answers EBUSY to the next.
-    """
-
-    def __init__(self, device: UioDevice):
-        self.device = device
-        self.size = device.map_size()
-        self.fd = os.open(device.node, os.O_RDWR | os.O_CLOEXEC)
-        try:
-            self.map = mmap.mmap(self.fd, self.size, mmap.MAP_SHARED,
-                                 mmap.PROT_READ | mmap.PROT_WRITE)
-        except BaseException:
-            os.close(self.fd)
-            raise
-
-    def mailbox(self) -> MailboxSnapshot:
-        return MailboxSnapshot.read(self.map)
-
-    def close(self) -> None:
-        self.map.close()
-        os.close(self.fd)
-
-    def __enter__(self) -> MappedDevice:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()

@@ -1,0 +1,129 @@
+"""The worker's event loop: one thread serving any number of device rings.
+
+Per wake-up a device's ring is drained completely; each command runs inline when it can
+(emulated commands, I/O that ``RWF_NOWAIT`` finds in the page cache) and on an I/O thread
+when it would block.  Completions are published with one doorbell per batch.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import select
+import threading
+from typing import Protocol
+
+from ..handlers.disk import ScsiDevice, error_outcome
+from ..handlers.outcome import Deferred
+from ..uio.ring import Command, Ring, TmrNotice
+from .io_threads import IoThreads
+
+log = logging.getLogger(__name__)
+
+
+class EventSource(Protocol):
+    """The kernel side's wake-up fd (a UIO device, or an emulator's eventfd)."""
+
+    def fileno(self) -> int: ...
+    def acknowledge(self) -> bool: ...
+
+
+class DeviceServer:
+    """One device: its ring, its SCSI emulation and the fd that says work arrived."""
+
+    def __init__(self, name: str, source: EventSource, ring: Ring, device: ScsiDevice,
+                 io: IoThreads):
+        self.name = name
+        self.source = source
+        self.ring = ring
+        self.device = device
+        self.io = io
+        self.commands_served = 0
+        ring.on_tmr = self._on_tmr
+
+    def _on_tmr(self, notice: TmrNotice) -> None:
+        log.info("%s: task management %s for commands %s", self.name, notice.tmr_type,
+                 list(notice.cmd_ids))
+
+    def service(self) -> None:
+        """Drain the ring: run every new command, then publish what finished."""
+        self.source.acknowledge()
+        ring = self.ring
+        execute = self.device.execute
+        commands = ring.fetch()
+        for command in commands:
+            result = execute(command)
+            if type(result) is Deferred:
+                try:
+                    result = result.run(True)
+                except BlockingIOError:
+                    self.io.submit(self, command, result)
+                    continue
+                except Exception as error:  # every error must become a SCSI response
+                    result = error_outcome(error)
+            ring.complete(command, *result)
+        self.commands_served += len(commands)
+        ring.flush()
+
+    def finish(self, command: Command, outcome: tuple) -> None:
+        self.ring.complete(command, *outcome)
+
+
+class DataPlane:
+    """The loop: epoll over every device's fd plus the I/O threads' eventfd."""
+
+    def __init__(self, io: IoThreads):
+        self.io = io
+        self.servers: dict[int, DeviceServer] = {}
+        self._poller = select.epoll()
+        self._poller.register(io.wakeup_fd, select.EPOLLIN)
+        self._stop_fd = os.eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC)
+        self._poller.register(self._stop_fd, select.EPOLLIN)
+        self._stopping = threading.Event()
+
+    def add(self, server: DeviceServer) -> None:
+        fd = server.source.fileno()
+        self.servers[fd] = server
+        self._poller.register(fd, select.EPOLLIN)
+        server.service()  # commands may be waiting already
+
+    def stop(self) -> None:
+        """Ask the loop to end (safe from signal handlers and other threads)."""
+        self._stopping.set()
+        os.eventfd_write(self._stop_fd, 1)
+
+    def _finish_io(self) -> None:
+        touched = set()
+        for server, command, outcome in self.io.take_finished():
+            server.finish(command, outcome)
+            touched.add(server)
+        for server in touched:
+            server.ring.flush()
+
+    def run(self) -> None:
+        while not self._stopping.is_set():
+            for fd, events in self._poller.poll():
+                if fd == self.io.wakeup_fd:
+                    self._finish_io()
+                elif fd == self._stop_fd:
+                    continue
+                elif events & (select.EPOLLERR | select.EPOLLHUP):
+                    self._drop(fd, "the kernel removed the device")
+                else:
+                    self.servers[fd].service()
+        self._drain()
+
+    def _drain(self) -> None:
+        """Finish in-flight I/O so every command fetched gets its answer before exit."""
+        while any(server.ring.in_flight for server in self.servers.values()):
+            select.select([self.io.wakeup_fd], [], [], 1.0)
+            self._finish_io()
+
+    def _drop(self, fd: int, why: str) -> None:
+        server = self.servers.pop(fd)
+        self._poller.unregister(fd)
+        log.warning("%s: stopped serving: %s", server.name, why)
+
+    def close(self) -> None:
+        self._poller.close()
+        os.close(self._stop_fd)

@@ -1,0 +1,84 @@
+"""Serve one device without the management daemon, exported through tcm_loop.
+
+For benchmarks, system tests and debugging:
+``python -m tcmu_scst.dataplane.standalone --name d1 --handler vdisk_fileio
+--param filename=/tmp/d1.img --size 1G --ready-file /tmp/d1.dev``.  It creates the TCMU
+backstore, starts a supervised worker, links the LUN, writes the ``/dev/sdX`` path to the
+ready file and serves until SIGTERM, then tears everything down in reverse order.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sys
+import threading
+from pathlib import Path
+
+from ..lio.backstore import create_user_backstore, remove_user_backstore
+from ..lio.loopback import LoopbackExport
+from .spec import DEFAULT_CONFIGFS, DeviceSpec
+from .supervisor import Supervisor
+
+log = logging.getLogger("tcmu_scst.standalone")
+SIZE_SUFFIXES = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
+
+
+def parse_size(text: str) -> int:
+    if text[-1:].upper() in SIZE_SUFFIXES:
+        return int(text[:-1]) * SIZE_SUFFIXES[text[-1].upper()]
+    return int(text)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tcmu_scst.dataplane.standalone",
+                                     description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--name", required=True)
+    parser.add_argument("--handler", default="vdisk_fileio")
+    parser.add_argument("--param", action="append", default=[], metavar="KEY=VALUE")
+    parser.add_argument("--size", type=parse_size, help="bytes (K/M/G suffix); default: file")
+    parser.add_argument("--hba", type=int, default=100)
+    parser.add_argument("--wwn", default="naa.5001405c0ffee001")
+    parser.add_argument("--io-threads", type=int, default=4)
+    parser.add_argument("--ready-file", type=Path, help="write the /dev path here when ready")
+    parser.add_argument("--configfs", default=DEFAULT_CONFIGFS)
+    arguments = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+
+    params = dict(item.split("=", 1) for item in arguments.param)
+    size = arguments.size
+    if size is None:
+        size = os.stat(params["filename"]).st_size
+    block_size = int(params.get("blocksize", "512"))
+    spec = DeviceSpec(arguments.name, arguments.handler, arguments.hba, params,
+                      arguments.configfs)
+    backstore = create_user_backstore(arguments.name, arguments.hba, arguments.handler,
+                                      arguments.name, size, block_size,
+                                      configfs=arguments.configfs)
+    supervisor = Supervisor(io_threads=arguments.io_threads)
+    export = LoopbackExport(arguments.wwn, arguments.configfs)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    try:
+        worker = supervisor.start(arguments.name, [spec])
+        export.create("naa.5001405c0ffee0ff")
+        export.link_lun(0, backstore.path)
+        disk = export.wait_for_disk(0)
+        log.info("%s served by worker pid %d as %s", arguments.name, worker.pid, disk)
+        if arguments.ready_file:
+            arguments.ready_file.write_text(f"{disk} {worker.pid}\n")
+        stop.wait()
+    finally:
+        if export.tpg.exists():
+            export.remove()
+        supervisor.stop_all()
+        remove_user_backstore(backstore)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,155 @@
+"""Storage backends: where a virtual disk's blocks live.
+
+A backend moves bytes between scattered buffers (memoryviews into the TCMU data area) and its
+store with one system call per command.  ``nowait=True`` asks it to fail with BlockingIOError
+instead of sleeping (``RWF_NOWAIT``), so a command can be served inline when the data is in
+the page cache and sent to an I/O thread otherwise.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import stat
+from pathlib import Path
+from typing import Protocol
+
+from .sense import medium_error
+
+ZEROS = memoryview(bytes(1 << 20))
+
+
+class Backend(Protocol):
+    size: int
+
+    def read(self, views: list[memoryview], offset: int, nowait: bool) -> None: ...
+    def write(self, views: list[memoryview], offset: int, nowait: bool, sync: bool) -> None: ...
+    def flush(self) -> None: ...
+    def close(self) -> None: ...
+
+
+def _fill_zero(views: list[memoryview], skip: int) -> None:
+    """Zero the buffer from byte ``skip`` on (reads past the end of a short file)."""
+    position = 0
+    for view in views:
+        end = position + len(view)
+        start = max(skip - position, 0)
+        while start < len(view):
+            count = min(len(view) - start, len(ZEROS))
+            view[start : start + count] = ZEROS[:count]
+            start += count
+        position = end
+
+
+class FileBackend:
+    """A regular file or block device, read and written with preadv2/pwritev2."""
+
+    def __init__(self, path: str | Path, read_only: bool = False, o_direct: bool = False):
+        self.path = str(path)
+        flags = os.O_RDONLY if read_only else os.O_RDWR
+        if o_direct:
+            flags |= os.O_DIRECT
+        self.fd = os.open(self.path, flags | os.O_CLOEXEC)
+        mode = os.fstat(self.fd).st_mode
+        self.is_block_device = stat.S_ISBLK(mode)
+        self.size = self._current_size()
+        self.nowait_reads = hasattr(os, "RWF_NOWAIT")
+        self.nowait_writes = hasattr(os, "RWF_NOWAIT")
+
+    def _current_size(self) -> int:
+        return os.lseek(self.fd, 0, os.SEEK_END)
+
+    def refresh_size(self) -> int:
+        self.size = self._current_size()
+        return self.size
+
+    def read(self, views: list[memoryview], offset: int, nowait: bool) -> None:
+        flags = 0
+        if nowait:
+            if not self.nowait_reads:
+                raise BlockingIOError(errno.EAGAIN, "no RWF_NOWAIT reads on this file")
+            flags = os.RWF_NOWAIT
+        wanted = sum(len(view) for view in views)
+        try:
+            done = os.preadv(self.fd, views, offset, flags)
+        except OSError as error:
+            if error.errno == errno.EOPNOTSUPP and nowait:
+                self.nowait_reads = False
+                raise BlockingIOError(errno.EAGAIN, "RWF_NOWAIT unsupported") from None
+            if error.errno == errno.EAGAIN:
+                raise
+            raise medium_error(write=False) from error
+        while done < wanted:
+            if nowait and done > 0:
+                # part of the data is not cached: finish the whole read on a thread
+                raise BlockingIOError(errno.EAGAIN, "partially cached")
+            rest = _views_after(views, done)
+            more = os.preadv(self.fd, rest, offset + done) if rest else 0
+            if more <= 0:
+                _fill_zero(views, done)  # past the end of the file reads as zeros
+                return
+            done += more
+
+    def write(self, views: list[memoryview], offset: int, nowait: bool, sync: bool) -> None:
+        flags = os.RWF_DSYNC if sync else 0
+        if nowait:
+            if not self.nowait_writes or sync:
+                raise BlockingIOError(errno.EAGAIN, "write needs a thread")
+            flags |= os.RWF_NOWAIT
+        wanted = sum(len(view) for view in views)
+        try:
+            done = os.pwritev(self.fd, views, offset, flags)
+        except OSError as error:
+            if error.errno == errno.EOPNOTSUPP and nowait:
+                self.nowait_writes = False
+                raise BlockingIOError(errno.EAGAIN, "RWF_NOWAIT unsupported") from None
+            if error.errno == errno.EAGAIN:
+                raise
+            raise medium_error(write=True) from error
+        while done < wanted:
+            if nowait and done > 0:
+                raise BlockingIOError(errno.EAGAIN, "partial write")
+            more = os.pwritev(self.fd, _views_after(views, done), offset + done,
+                              os.RWF_DSYNC if sync else 0)
+            if more <= 0:
+                raise medium_error(write=True)
+            done += more
+
+    def flush(self) -> None:
+        try:
+            os.fdatasync(self.fd)
+        except OSError as error:
+            raise medium_error(write=True) from error
+
+    def close(self) -> None:
+        os.close(self.fd)
+
+
+def _views_after(views: list[memoryview], skip: int) -> list[memoryview]:
+    rest = []
+    position = 0
+    for view in views:
+        end = position + len(view)
+        if end > skip:
+            rest.append(view[max(skip - position, 0) :])
+        position = end
+    return rest
+
+
+class NullBackend:
+    """No storage: writes vanish, reads return zeros (SCST's vdisk_nullio)."""
+
+    def __init__(self, size: int):
+        self.size = size
+
+    def read(self, views: list[memoryview], offset: int, nowait: bool) -> None:
+        _fill_zero(views, 0)
+
+    def write(self, views: list[memoryview], offset: int, nowait: bool, sync: bool) -> None:
+        return None
+
+    def flush(self) -> None:
+        return None
+
+    def close(self) -> None:
+        return None

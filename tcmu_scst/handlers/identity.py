@@ -1,0 +1,63 @@
+"""Device identity as SCST reports it: vendor, product, revision, T10 device id, serial.
+
+SCST derives the default ``t10_dev_id`` and ``usn`` from the device name and the setup id
+with CRC-32C, so generating them the same way keeps a device's identity (and with it the
+initiators' multipath and by-id names) when it moves from an SCST host to this one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+CRC32C_POLYNOMIAL = 0x82F63B78  # Castagnoli, reflected
+
+
+def _crc32c_table() -> list[int]:
+    table = []
+    for byte in range(256):
+        crc = byte
+        for _ in range(8):
+            crc = (crc >> 1) ^ CRC32C_POLYNOMIAL if crc & 1 else crc >> 1
+        table.append(crc)
+    return table
+
+
+_TABLE = _crc32c_table()
+
+
+def crc32c(data: bytes, crc: int = 0) -> int:
+    """Plain CRC-32C update: no initial or final inversion (the form SCST's id rule uses)."""
+    for byte in data:
+        crc = _TABLE[(crc ^ byte) & 0xFF] ^ (crc >> 8)
+    return crc
+
+
+def scst_device_id(name: str, setup_id: int = 0) -> int:
+    """SCST's numeric device id: the setup id above the CRC-32C of the name and its NUL."""
+    return (setup_id << 32) | crc32c(name.encode() + b"\0")
+
+
+def default_t10_dev_id(name: str, setup_id: int = 0) -> str:
+    return f"{scst_device_id(name, setup_id):x}-{name}"
+
+
+def default_usn(name: str, setup_id: int = 0) -> str:
+    return f"{scst_device_id(name, setup_id):x}"
+
+
+@dataclass
+class Identity:
+    """What INQUIRY reports about a device."""
+
+    name: str
+    vendor: str = "SCST_FIO"
+    product: str = ""
+    revision: str = "3110"
+    t10_dev_id: str = ""
+    usn: str = ""
+    setup_id: int = 0
+
+    def __post_init__(self) -> None:
+        self.product = self.product or self.name[:16]
+        self.t10_dev_id = self.t10_dev_id or default_t10_dev_id(self.name, self.setup_id)
+        self.usn = self.usn or default_usn(self.name, self.setup_id)

@@ -1,0 +1,131 @@
+"""Block commands (SBC) for disks: capacity, READ/WRITE 6/10/12/16, SYNCHRONIZE CACHE.
+
+READ and WRITE go straight between the TCMU data area and the backend (zero copy): the
+command's iovecs are handed to ``preadv``/``pwritev`` as they are.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from .cdb import be, fua, rw_lba_and_blocks
+from .outcome import NO_DATA, Deferred, Outcome
+from .sense import invalid_field_in_cdb, lba_out_of_range, write_protected
+from .spc import respond
+
+if TYPE_CHECKING:
+    from ..uio.ring import Command
+    from .disk import BlockDevice
+
+READ_6, READ_10, READ_12, READ_16 = 0x08, 0x28, 0xA8, 0x88
+WRITE_6, WRITE_10, WRITE_12, WRITE_16 = 0x0A, 0x2A, 0xAA, 0x8A
+READ_CAPACITY_10 = 0x25
+SERVICE_ACTION_IN_16 = 0x9E
+READ_CAPACITY_16 = 0x10
+SYNCHRONIZE_CACHE_10 = 0x35
+SYNCHRONIZE_CACHE_16 = 0x91
+
+
+def _checked_range(device: BlockDevice, command: Command) -> tuple[int, int]:
+    lba, blocks = rw_lba_and_blocks(command.cdb)
+    if lba + blocks > device.blocks:
+        raise lba_out_of_range()
+    return lba, blocks
+
+
+def _trimmed(views: list[memoryview], length: int) -> list[memoryview]:
+    """The first ``length`` bytes of a scattered buffer (usually all of it)."""
+    trimmed = []
+    for view in views:
+        if length <= 0:
+            break
+        trimmed.append(view if len(view) <= length else view[:length])
+        length -= len(view)
+    return trimmed
+
+
+def read(device: BlockDevice, command: Command) -> Outcome | Deferred:
+    device.check_ready()
+    lba, blocks = _checked_range(device, command)
+    length = min(blocks * device.block_size, command.data_length)
+    if length == 0:
+        return Outcome(data_in_length=0)
+    views = _trimmed(command.iovecs, length)
+    offset = lba * device.block_size
+    backend = device.backend
+    done = Outcome(data_in_length=length)
+
+    def run(nowait: bool) -> Outcome:
+        backend.read(views, offset, nowait)
+        return done
+
+    return Deferred(run)
+
+
+def write(device: BlockDevice, command: Command) -> Outcome | Deferred:
+    device.check_ready()
+    if device.read_only:
+        raise write_protected()
+    lba, blocks = _checked_range(device, command)
+    length = blocks * device.block_size
+    if length > command.data_length:
+        raise invalid_field_in_cdb(len(command.cdb) - 2)  # more blocks than data sent
+    if length == 0:
+        return NO_DATA
+    views = _trimmed(command.iovecs, length)
+    offset = lba * device.block_size
+    backend = device.backend
+    sync = device.write_through or fua(command.cdb)
+
+    def run(nowait: bool) -> Outcome:
+        backend.write(views, offset, nowait, sync)
+        return NO_DATA
+
+    return Deferred(run)
+
+
+def read_capacity_10(device: BlockDevice, command: Command) -> Outcome:
+    last = device.blocks - 1
+    data = min(last, 0xFFFFFFFF).to_bytes(4, "big") + device.block_size.to_bytes(4, "big")
+    return respond(command, data, 8)
+
+
+def read_capacity_16(device: BlockDevice, command: Command) -> Outcome:
+    data = bytearray(32)
+    data[0:8] = (device.blocks - 1).to_bytes(8, "big")
+    data[8:12] = device.block_size.to_bytes(4, "big")
+    return respond(command, bytes(data), be(command.cdb, 10, 4))
+
+
+def service_action_in_16(device: BlockDevice, command: Command) -> Outcome:
+    if command.cdb[1] & 0x1F == READ_CAPACITY_16:
+        return read_capacity_16(device, command)
+    raise invalid_field_in_cdb(1, 4)
+
+
+def synchronize_cache(device: BlockDevice, command: Command) -> Outcome | Deferred:
+    device.check_ready()
+    lba = be(command.cdb, 2, 4 if len(command.cdb) == 10 else 8)
+    if lba > device.blocks:
+        raise lba_out_of_range()
+    if device.nv_cache or device.write_through:
+        return NO_DATA  # nothing is cached that could be lost
+    backend = device.backend
+
+    def run(nowait: bool) -> Outcome:
+        if nowait:
+            raise BlockingIOError("fdatasync blocks")
+        backend.flush()
+        return NO_DATA
+
+    return Deferred(run)
+
+
+BLOCK_COMMANDS = {
+    READ_6: read, READ_10: read, READ_12: read, READ_16: read,
+    WRITE_6: write, WRITE_10: write, WRITE_12: write, WRITE_16: write,
+    READ_CAPACITY_10: read_capacity_10,
+    SERVICE_ACTION_IN_16: service_action_in_16,
+    SYNCHRONIZE_CACHE_10: synchronize_cache,
+    SYNCHRONIZE_CACHE_16: synchronize_cache,
+}

@@ -1,0 +1,1 @@
+"""LIO configfs operations (target core backstores and fabrics), rooted at a parameter."""

@@ -1,0 +1,307 @@
+"""The consumer side of the TCMU command ring.
+
+One :class:`Ring` per device, driven by one thread.  ``fetch`` takes every entry the kernel
+has published since the last call; ``complete`` writes a response; ``flush`` publishes the
+new tail and rings the doorbell once for the whole batch.
+
+Why the details are as they are:
+
+* The request and the response share the slot, so the CDB and the iovec list are copied out
+  when the command is fetched, before any response can overwrite them.
+* With out-of-order completion (mailbox flag OOOC) a finished command takes the oldest
+  unreported slot and writes its own ``cmd_id`` there, so a slow command never holds back the
+  reporting of fast ones.  Without OOOC each command answers in its own slot and the tail
+  moves over the longest run of finished slots.
+* The kernel copies the whole Data-In buffer back unless told otherwise, and reused data
+  blocks still hold an earlier command's bytes: every short Data-In response either reports
+  ``read_len`` (when the kernel offers it) or is zero-filled to the end.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from .abi import (
+    CAP_OOOC,
+    CAP_READ_LEN,
+    ENTRY_ALIGN,
+    IOV_OFFSET,
+    MAILBOX_VERSION,
+    OP_CMD,
+    OP_MASK,
+    OP_PAD,
+    OP_TMR,
+    SENSE_BUFFER_SIZE,
+    TMR_IDS_OFFSET,
+    UFLAG_READ_LEN,
+    UFLAG_UNKNOWN_OP,
+    ffi,
+    lib,
+)
+
+# Length of a CDB by its opcode's group (SPC: the top three bits of the opcode).
+CDB_LENGTH_BY_GROUP = (6, 10, 10, 12, 16, 12, 10, 10)
+VARIABLE_LENGTH_OPCODE = 0x7F
+ZERO_CHUNK = memoryview(bytes(1 << 20))
+GOOD = 0x00
+
+
+class RingError(RuntimeError):
+    """The ring's contents or its use break the protocol; the device needs a ring reset."""
+
+
+def cdb_length(cdb_head: bytes) -> int:
+    """Bytes in a CDB, from its first bytes (variable-length CDBs carry their own length)."""
+    opcode = cdb_head[0]
+    if opcode == VARIABLE_LENGTH_OPCODE and len(cdb_head) > 7:
+        return 8 + cdb_head[7]
+    return CDB_LENGTH_BY_GROUP[opcode >> 5]
+
+
+class Command:
+    """One SCSI command taken from the ring.
+
+    ``cdb`` is a private copy; ``iovecs`` are memoryviews straight into the shared data area
+    (Data-Out holds the initiator's data, Data-In is where the answer goes).  They are valid
+    only until the command is completed.
+    """
+
+    __slots__ = ("bidi_iovecs", "cdb", "cmd_id", "completed", "iovecs", "ring", "slot")
+
+    def __init__(self, ring: Ring, cmd_id: int, cdb: bytes, iovecs: list[memoryview],
+                 bidi_iovecs: list[memoryview], slot: int):
+        self.ring = ring
+        self.cmd_id = cmd_id
+        self.cdb = cdb
+        self.iovecs = iovecs
+        self.bidi_iovecs = bidi_iovecs
+        self.slot = slot
+        self.completed = False
+
+    @property
+    def data_length(self) -> int:
+        """Bytes the fabric set aside for this command's data (not what the CDB says)."""
+        return sum(len(view) for view in self.iovecs)
+
+    def write_data_in(self, data: bytes | bytearray | memoryview) -> int:
+        """Scatter ``data`` into the Data-In buffer; returns how many bytes fitted."""
+        written = 0
+        source = memoryview(data)
+        for view in self.iovecs:
+            if written >= len(source):
+                break
+            chunk = min(len(view), len(source) - written)
+            view[:chunk] = source[written : written + chunk]
+            written += chunk
+        return written
+
+    def read_data_out(self, length: int | None = None) -> bytes:
+        """A copy of the first ``length`` bytes of Data-Out (all of it by default)."""
+        if length is None:
+            return b"".join(self.iovecs)
+        parts = []
+        remaining = length
+        for view in self.iovecs:
+            if remaining <= 0:
+                break
+            parts.append(bytes(view[:remaining]))
+            remaining -= len(view)
+        return b"".join(parts)
+
+    def complete(self, status: int = GOOD, sense: bytes = b"",
+                 data_in_length: int | None = None) -> None:
+        self.ring.complete(self, status, sense, data_in_length)
+
+    def __repr__(self) -> str:
+        return f"<Command id={self.cmd_id} cdb={self.cdb.hex()} length={self.data_length}>"
+
+
+@dataclass(frozen=True)
+class TmrNotice:
+    """The kernel's notice that a task management function aborts these commands.
+
+    Purely informational: the kernel still waits for each listed command's completion.
+    """
+
+    tmr_type: int
+    cmd_ids: tuple[int, ...]
+
+
+class Ring:
+    """Consumer of one device's command ring in ``memory`` (the whole shared mapping)."""
+
+    def __init__(self, memory: Any, doorbell: Callable[[], None],
+                 on_tmr: Callable[[TmrNotice], None] | None = None):
+        self._view = memoryview(memory)
+        self._base = ffi.from_buffer("char[]", memory, require_writable=True)
+        self._mailbox = ffi.cast("struct ring_mailbox *", self._base)
+        if self._mailbox.version != MAILBOX_VERSION:
+            raise RingError(f"mailbox version {self._mailbox.version}, expected {MAILBOX_VERSION}")
+        self.flags = self._mailbox.flags
+        self._ring_base = self._base + self._mailbox.cmdr_off
+        self._ring_size = self._mailbox.cmdr_size
+        self._doorbell = doorbell
+        self.on_tmr = on_tmr
+        self._next = self._mailbox.cmd_tail  # first entry not yet fetched
+        self._tail = self._next  # first slot not yet reported complete
+        self._published = self._tail
+        self.in_flight = 0
+        self._out_of_order = bool(self.flags & CAP_OOOC)
+        self._read_len = bool(self.flags & CAP_READ_LEN)
+        # in-order mode only: [offset, length, done] for each slot between tail and next
+        self._slots: deque[list[int]] = deque()
+
+    def _entry(self, offset: int) -> Any:
+        return ffi.cast("struct ring_cmd_entry *", self._ring_base + offset)
+
+    def fetch(self) -> list[Command]:
+        """Every command published since the last fetch (PAD skipped, TMR to ``on_tmr``)."""
+        head = lib.ring_load_head(self._mailbox)
+        position = self._next
+        commands: list[Command] = []
+        size = self._ring_size
+        while position != head:
+            entry = self._entry(position)
+            len_op = entry.hdr.len_op
+            length = len_op & ~OP_MASK
+            if length == 0 or length % ENTRY_ALIGN or length > size:
+                raise RingError(f"entry at {position} has impossible length {length}")
+            opcode = len_op & OP_MASK
+            done = True
+            if opcode == OP_CMD:
+                commands.append(self._take_command(entry, position, length))
+                done = False
+            elif opcode == OP_TMR:
+                self._take_tmr(position)
+            elif opcode != OP_PAD:
+                entry.hdr.uflags = UFLAG_UNKNOWN_OP
+            if not self._out_of_order:
+                self._slots.append([position, length, done])
+            position = (position + length) % size
+        self._next = position
+        self.in_flight += len(commands)
+        return commands
+
+    def _take_command(self, entry: Any, position: int, length: int) -> Command:
+        request = entry.req
+        cdb_offset = request.cdb_off
+        available = self._ring_base - self._base + position + length - cdb_offset
+        head = ffi.buffer(self._base + cdb_offset, min(8, available))[:]
+        cdb = ffi.buffer(self._base + cdb_offset, min(cdb_length(head), available))[:]
+        count = request.iov_cnt
+        bidi_count = request.iov_bidi_cnt
+        iovecs = ffi.cast("struct ring_iovec *", ffi.cast("char *", entry) + IOV_OFFSET)
+        view = self._view
+        data = [view[iovecs[i].base : iovecs[i].base + iovecs[i].len] for i in range(count)]
+        bidi = [
+            view[iovecs[i].base : iovecs[i].base + iovecs[i].len]
+            for i in range(count, count + bidi_count)
+        ]
+        return Command(self, entry.hdr.cmd_id, cdb, data, bidi, position)
+
+    def _take_tmr(self, position: int) -> None:
+        tmr = ffi.cast("struct ring_tmr_entry *", self._ring_base + position)
+        ids = ffi.cast("uint16_t *", ffi.cast("char *", tmr) + TMR_IDS_OFFSET)
+        notice = TmrNotice(tmr.tmr_type, tuple(ids[i] for i in range(tmr.cmd_cnt)))
+        if self.on_tmr is not None:
+            self.on_tmr(notice)
+
+    def complete(self, command: Command, status: int = GOOD, sense: bytes = b"",
+                 data_in_length: int | None = None) -> None:
+        """Write ``command``'s response; it reaches the kernel at the next :meth:`flush`.
+
+        ``data_in_length`` is how many Data-In bytes the handler produced (None for commands
+        without Data-In); the rest of the buffer never leaves stale.
+        """
+        if command.completed or command.ring is not self:
+            raise RingError(f"command {command.cmd_id} completed twice or on the wrong ring")
+        command.completed = True
+        uflags = 0
+        read_len = 0
+        if data_in_length is not None and status == GOOD:
+            total = command.data_length
+            if data_in_length < total:
+                if self._read_len and data_in_length > 0:
+                    uflags = UFLAG_READ_LEN
+                    read_len = data_in_length
+                else:
+                    _zero_fill(command.iovecs, data_in_length)
+        for view in command.iovecs:
+            view.release()
+        for view in command.bidi_iovecs:
+            view.release()
+        command.iovecs = command.bidi_iovecs = []
+
+        if self._out_of_order:
+            position = self._oldest_command_slot()
+            entry = self._entry(position)
+            entry.hdr.cmd_id = command.cmd_id
+            self._tail = (position + (entry.hdr.len_op & ~OP_MASK)) % self._ring_size
+        else:
+            entry = self._entry(command.slot)
+        entry.hdr.uflags = uflags
+        response = entry.rsp
+        response.scsi_status = status
+        response.read_len = read_len
+        if sense:
+            ffi.memmove(response.sense_buffer, sense.ljust(SENSE_BUFFER_SIZE, b"\0"),
+                        SENSE_BUFFER_SIZE)
+        self.in_flight -= 1
+        if not self._out_of_order:
+            self._mark_done(command.slot)
+
+    def _oldest_command_slot(self) -> int:
+        """Skip PAD/TMR slots at the tail; the first CMD slot there is free to reuse."""
+        position = self._tail
+        while True:
+            if position == self._next:
+                raise RingError("completion without a fetched command slot")
+            len_op = self._entry(position).hdr.len_op
+            if len_op & OP_MASK == OP_CMD:
+                return position
+            position = (position + (len_op & ~OP_MASK)) % self._ring_size
+
+    def _mark_done(self, slot: int) -> None:
+        for record in self._slots:
+            if record[0] == slot:
+                record[2] = True
+                break
+        while self._slots and self._slots[0][2]:
+            position, length, _ = self._slots.popleft()
+            self._tail = (position + length) % self._ring_size
+
+    def flush(self) -> bool:
+        """Publish completions and ring the doorbell once; False when there was nothing new."""
+        if self.in_flight == 0:
+            # only PAD/TMR slots can remain: let the kernel reclaim them too
+            self._tail = self._next
+            self._slots.clear()
+        if self._tail == self._published:
+            return False
+        lib.ring_store_tail(self._mailbox, self._tail)
+        self._published = self._tail
+        self._doorbell()
+        return True
+
+    def close(self) -> None:
+        """Drop every reference into the mapping so that it can be unmapped."""
+        self._mailbox = self._ring_base = None
+        ffi.release(self._base)
+        self._view.release()
+
+
+def _zero_fill(views: list[memoryview], start: int) -> None:
+    """Zero every byte of the scattered buffer from ``start`` on."""
+    offset = 0
+    for view in views:
+        end = offset + len(view)
+        if end > start:
+            begin = max(0, start - offset)
+            while begin < len(view):
+                chunk = min(len(view) - begin, len(ZERO_CHUNK))
+                view[begin : begin + chunk] = ZERO_CHUNK[:chunk]
+                begin += chunk
+        offset = end
