@@ -100,17 +100,21 @@ class DataPlane:
         for server in touched:
             server.ring.flush()
 
+    def run_once(self, timeout: float | None = None) -> None:
+        """Wait for one round of events (at most ``timeout`` seconds) and handle them."""
+        for fd, events in self._poller.poll(-1 if timeout is None else timeout):
+            if fd == self.io.wakeup_fd:
+                self._finish_io()
+            elif fd == self._stop_fd:
+                continue
+            elif events & (select.EPOLLERR | select.EPOLLHUP):
+                self._drop(fd, "the kernel removed the device")
+            else:
+                self.servers[fd].service()
+
     def run(self) -> None:
         while not self._stopping.is_set():
-            for fd, events in self._poller.poll():
-                if fd == self.io.wakeup_fd:
-                    self._finish_io()
-                elif fd == self._stop_fd:
-                    continue
-                elif events & (select.EPOLLERR | select.EPOLLHUP):
-                    self._drop(fd, "the kernel removed the device")
-                else:
-                    self.servers[fd].service()
+            self.run_once()
         self._drain()
 
     def _drain(self) -> None:

@@ -44,17 +44,19 @@ class Worker:
 
 
 class Supervisor:
-    def __init__(self, python: str = sys.executable, io_threads: int = 4,
+    def __init__(self, worker_command: list[str] | None = None, io_threads: int = 4,
                  start_timeout: float = START_TIMEOUT):
-        self.python = python
+        """``worker_command`` replaces the worker program (tests use a stand-in)."""
+        self.worker_command = worker_command or [sys.executable, "-m",
+                                                 "tcmu_scst.dataplane.worker"]
         self.io_threads = io_threads
         self.start_timeout = start_timeout
         self.workers: dict[str, Worker] = {}
         self._lock = threading.Lock()
 
     def _spawn(self, worker: Worker) -> None:
-        command = [self.python, "-m", "tcmu_scst.dataplane.worker",
-                   "--specs", specs_to_json(worker.specs), "--io-threads", str(self.io_threads)]
+        command = [*self.worker_command, "--specs", specs_to_json(worker.specs),
+                   "--io-threads", str(self.io_threads)]
         process = subprocess.Popen(command, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL,
                                    text=True)
         worker.process = process

@@ -14,12 +14,19 @@ from .sense import GOOD
 
 
 class Outcome(NamedTuple):
+    """A response.  ``data_in_length`` is how many Data-In bytes the command produced; the
+    rest of the buffer is cut off or zeroed.  Only a command whose buffer carried Data-Out
+    says None, since the kernel never copies that buffer back."""
+
     status: int = GOOD
     sense: bytes = b""
-    data_in_length: int | None = None  # Data-In bytes produced; None: no Data-In
+    data_in_length: int | None = 0
 
 
+# No data produced; should the initiator have given a Data-In buffer anyway, it gets zeros.
 NO_DATA = Outcome()
+# The buffer held the initiator's Data-Out: nothing of it goes back.
+DATA_OUT_CONSUMED = Outcome(data_in_length=None)
 
 
 class Deferred:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from .cdb import be, fua, rw_lba_and_blocks
-from .outcome import NO_DATA, Deferred, Outcome
+from .outcome import DATA_OUT_CONSUMED, NO_DATA, Deferred, Outcome
 from .sense import invalid_field_in_cdb, lba_out_of_range, write_protected
 from .spc import respond
 
@@ -71,7 +71,7 @@ def write(device: BlockDevice, command: Command) -> Outcome | Deferred:
     if length > command.data_length:
         raise invalid_field_in_cdb(len(command.cdb) - 2)  # more blocks than data sent
     if length == 0:
-        return NO_DATA
+        return DATA_OUT_CONSUMED
     views = _trimmed(command.iovecs, length)
     offset = lba * device.block_size
     backend = device.backend
@@ -79,7 +79,7 @@ def write(device: BlockDevice, command: Command) -> Outcome | Deferred:
 
     def run(nowait: bool) -> Outcome:
         backend.write(views, offset, nowait, sync)
-        return NO_DATA
+        return DATA_OUT_CONSUMED
 
     return Deferred(run)
 

@@ -12,6 +12,7 @@ handler that leaves bytes unwritten is caught: the marker comes back in the Data
 from __future__ import annotations
 
 import mmap
+import os
 import random
 from dataclasses import dataclass, field
 
@@ -83,6 +84,7 @@ class RingEmulator:
     scatter: bool = False  # allocate data blocks randomly, giving multi-iovec commands
     seed: int = 0
     doorbells: int = 0
+    pads_written: int = 0
     queued: dict[int, _Queued] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -103,13 +105,28 @@ class RingEmulator:
         self._next_id = 1
         self._random = random.Random(self.seed)
         self.memory[self.data_off :] = STALE_MARKER * (self.data_blocks * self.block_size // 8)
+        self._event_fd = os.eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC)
+        self._rings: list[Ring] = []
 
     def ring(self, on_tmr: object = None) -> Ring:
         """A consumer attached to this emulator, as a worker would attach to a real device."""
-        return Ring(self.memory, self.doorbell, on_tmr)  # type: ignore[arg-type]
+        ring = Ring(self.memory, self.doorbell, on_tmr)  # type: ignore[arg-type]
+        self._rings.append(ring)
+        return ring
 
     def doorbell(self) -> None:
         self.doorbells += 1
+
+    # the UIO device's fd, as a data-plane server sees it: readable when commands were posted
+    def fileno(self) -> int:
+        return self._event_fd
+
+    def acknowledge(self) -> bool:
+        try:
+            os.eventfd_read(self._event_fd)
+        except BlockingIOError:
+            return False
+        return True
 
     # ---- producer side -------------------------------------------------------------
 
@@ -151,6 +168,7 @@ class RingEmulator:
             pad.len_op = to_end | OP_PAD
             pad.cmd_id = 0
             pad.kflags = pad.uflags = 0
+            self.pads_written += 1
             self._head = 0
         return self._head
 
@@ -216,6 +234,7 @@ class RingEmulator:
     def _publish(self, head: int) -> None:
         self._head = head
         lib.ring_store_head(self._mailbox, head)
+        os.eventfd_write(self._event_fd, 1)
 
     # ---- completion side -----------------------------------------------------------
 
@@ -275,6 +294,10 @@ class RingEmulator:
         return self.queued[cmd_id].tag
 
     def close(self) -> None:
+        """Unmap, after closing the consumers attached to this mapping."""
+        for ring in self._rings:
+            ring.close()
+        os.close(self._event_fd)
         ffi.release(self._base)
         self.memory.close()
 

@@ -287,7 +287,9 @@ class Ring:
         return True
 
     def close(self) -> None:
-        """Drop every reference into the mapping so that it can be unmapped."""
+        """Drop every reference into the mapping so that it can be unmapped (idempotent)."""
+        if self._mailbox is None:
+            return
         self._mailbox = self._ring_base = None
         ffi.release(self._base)
         self._view.release()

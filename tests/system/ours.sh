@@ -1,0 +1,34 @@
+# Shell helpers for system tests of our data plane: serve a device with the standalone
+# exporter (TCMU backstore + supervised worker + tcm_loop) and find its /dev/sdX.
+# Needs lio.sh sourced first (wait_for).
+
+# ours_export NAME IMAGE BYTES [KEY=VALUE...]: prints the disk node once it is served.
+ours_export() {
+    local name=$1 image=$2 bytes=$3
+    shift 3
+    local params=()
+    for param in "$@"; do params+=(--param "$param"); done
+    truncate -s "$bytes" "$image"
+    "$TCMU_VM_PYTHON" -m tcmu_scst.dataplane.standalone --name "$name" \
+        --param "filename=$image" "${params[@]}" --ready-file "/tmp/$name.ready" \
+        > "/tmp/$name.log" 2>&1 &
+    echo $! > "/tmp/$name.pid"
+    if ! wait_for test -s "/tmp/$name.ready"; then
+        cat "/tmp/$name.log" >&2
+        return 1
+    fi
+    cut -d' ' -f1 "/tmp/$name.ready"
+}
+
+# worker_pids: the data-plane worker processes now running
+worker_pids() {
+    pgrep -f "tcmu_scst.dataplane.worker" || true
+}
+
+# ours_stop NAME: SIGTERM the exporter and wait for its clean teardown
+ours_stop() {
+    local pid
+    pid=$(cat "/tmp/$1.pid")
+    kill "$pid"
+    while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
+}

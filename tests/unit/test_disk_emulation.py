@@ -1,0 +1,144 @@
+"""The minimal disk emulation, command by command, through the RingEmulator."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tcmu_scst.handlers import vdisk_fileio, vdisk_nullio
+from tcmu_scst.handlers.disk import BlockDevice, DiskSettings, ScsiDevice
+from tcmu_scst.handlers.identity import crc32c, default_t10_dev_id, default_usn
+from tcmu_scst.handlers.outcome import Deferred
+from tcmu_scst.uio.emulator import Completion, RingEmulator
+
+BLOCKS = 2048
+
+
+class Harness:
+    """Send one CDB, run it as the worker would (blocking I/O inline), return what came back."""
+
+    def __init__(self, device: ScsiDevice):
+        self.device = device
+        self.emulator = RingEmulator(scatter=True, seed=3)
+        self.ring = self.emulator.ring()
+
+    def __call__(self, cdb: bytes, data_out: bytes = b"", data_in_length: int = 0) -> Completion:
+        self.emulator.submit(cdb, data_out=data_out, data_in_length=data_in_length)
+        [command] = self.ring.fetch()
+        result = self.device.execute(command)
+        if isinstance(result, Deferred):
+            result = result.run(False)
+        command.complete(*result)
+        self.ring.flush()
+        [completion] = self.emulator.reap()
+        return completion
+
+
+@pytest.fixture
+def disk(tmp_path: Path) -> Iterator[Harness]:
+    image = tmp_path / "disk.img"
+    image.write_bytes(bytes(BLOCKS * 512))
+    harness = Harness(vdisk_fileio.open_device("disk01", str(image), DiskSettings()))
+    yield harness
+    harness.emulator.close()
+
+
+def sense_of(completion: Completion) -> tuple[int, int, int]:
+    assert completion.status == 0x02
+    return completion.sense[2] & 0xF, completion.sense[12], completion.sense[13]
+
+
+def test_scst_identifiers_match_the_documented_example() -> None:
+    assert crc32c(b"disk01\0") == 0x27CDDC71
+    assert default_t10_dev_id("disk01") == "27cddc71-disk01"
+    assert default_usn("disk01") == "27cddc71"
+    assert default_usn("disk01", setup_id=5) == "527cddc71"
+
+
+def test_standard_inquiry(disk: Harness) -> None:
+    reply = disk(bytes([0x12, 0, 0, 0, 255, 0]), data_in_length=255)
+    data = reply.data_in
+    assert data is not None and len(data) == 36 and reply.residual == 255 - 36
+    assert data[0] == 0x00 and data[2] == 0x06
+    assert data[8:16] == b"SCST_FIO" and data[16:32] == b"disk01".ljust(16)
+
+
+def test_inquiry_is_cut_to_the_allocation_length(disk: Harness) -> None:
+    reply = disk(bytes([0x12, 0, 0, 0, 5, 0]), data_in_length=96)
+    assert reply.data_in is not None and len(reply.data_in) == 5
+
+
+def test_vpd_pages(disk: Harness) -> None:
+    supported = disk(bytes([0x12, 1, 0x00, 0, 255, 0]), data_in_length=255).data_in
+    assert supported is not None and list(supported[4:]) == [0x00, 0x80, 0x83]
+    serial = disk(bytes([0x12, 1, 0x80, 0, 255, 0]), data_in_length=255).data_in
+    assert serial is not None and serial[4:] == b"27cddc71"
+    ident = disk(bytes([0x12, 1, 0x83, 0, 255, 0]), data_in_length=255).data_in
+    assert ident is not None and b"SCST_FIO27cddc71-disk01" in ident
+    assert sense_of(disk(bytes([0x12, 1, 0x99, 0, 255, 0]), data_in_length=255)) == (5, 0x24, 0)
+
+
+def test_read_capacity_10_and_16(disk: Harness) -> None:
+    data = disk(bytes([0x25]) + bytes(9), data_in_length=8).data_in
+    assert data == (BLOCKS - 1).to_bytes(4, "big") + (512).to_bytes(4, "big")
+    cdb = bytes([0x9E, 0x10]) + bytes(8) + (32).to_bytes(4, "big") + bytes(2)
+    data = disk(cdb, data_in_length=32).data_in
+    assert data is not None and int.from_bytes(data[:8], "big") == BLOCKS - 1
+
+
+def test_mode_sense_reports_write_cache_and_pages(disk: Harness) -> None:
+    data = disk(bytes([0x1A, 0, 0x3F, 0, 255, 0]), data_in_length=255).data_in
+    assert data is not None
+    assert data[0] == len(data) - 1 and data[3] == 8  # header, one block descriptor
+    caching = data[4 + 8 :].find(bytes([0x08, 0x12]))
+    assert caching >= 0 and data[12 + caching + 2] & 0x04  # WCE
+    data10 = disk(bytes([0x5A, 0x08, 0x0A, 0, 0, 0, 0, 0, 255, 0]), data_in_length=255).data_in
+    assert data10 is not None and data10[8:10] == bytes([0x0A, 0x0A])
+    assert sense_of(disk(bytes([0x1A, 0, 0xC8, 0, 255, 0]), data_in_length=255))[1] == 0x39
+
+
+def test_write_then_read_round_trip(disk: Harness) -> None:
+    payload = bytes(range(256)) * 16
+    write = bytes([0x2A, 0, 0, 0, 0, 10, 0, 0, 8, 0])
+    assert disk(write, data_out=payload).status == 0
+    read = bytes([0x28, 0, 0, 0, 0, 10, 0, 0, 8, 0])
+    assert disk(read, data_in_length=4096).data_in == payload
+    read16 = bytes([0x88, 0]) + (10).to_bytes(8, "big") + (8).to_bytes(4, "big") + bytes(2)
+    assert disk(read16, data_in_length=4096).data_in == payload
+
+
+def test_out_of_range_and_unknown_opcodes(disk: Harness) -> None:
+    read = bytes([0x28, 0, 0, 0, 0x07, 0xFF, 0, 0, 2, 0])  # LBA 2047 + 2 blocks
+    assert sense_of(disk(read, data_in_length=1024)) == (5, 0x21, 0)
+    assert sense_of(disk(bytes([0xC0]) + bytes(9))) == (5, 0x20, 0)
+
+
+def test_write_to_read_only_disk_is_data_protect(tmp_path: Path) -> None:
+    image = tmp_path / "ro.img"
+    image.write_bytes(bytes(BLOCKS * 512))
+    harness = Harness(vdisk_fileio.open_device("ro", str(image), DiskSettings(read_only=True)))
+    write = bytes([0x2A, 0, 0, 0, 0, 0, 0, 0, 1, 0])
+    assert sense_of(harness(write, data_out=bytes(512))) == (7, 0x27, 0)
+    mode = harness(bytes([0x1A, 0, 0x3F, 0, 255, 0]), data_in_length=255).data_in
+    assert mode is not None and mode[2] & 0x80  # WP in the mode parameter header
+    harness.emulator.close()
+
+
+def test_null_disk_reads_zeros_and_swallows_writes() -> None:
+    harness = Harness(vdisk_nullio.open_device("null", 1 << 30, DiskSettings(block_size=4096)))
+    assert harness(bytes([0x2A, 0, 0, 0, 0, 1, 0, 0, 1, 0]), data_out=b"x" * 4096).status == 0
+    assert harness(bytes([0x28, 0, 0, 0, 0, 1, 0, 0, 1, 0]), data_in_length=4096).data_in == bytes(
+        4096)
+    capacity = harness(bytes([0x25]) + bytes(9), data_in_length=8).data_in
+    assert capacity == ((1 << 30) // 4096 - 1).to_bytes(4, "big") + (4096).to_bytes(4, "big")
+    assert isinstance(harness.device, BlockDevice)
+    harness.emulator.close()
+
+
+def test_synchronize_cache_and_test_unit_ready(disk: Harness) -> None:
+    assert disk(bytes([0x35]) + bytes(9)).status == 0
+    assert disk(bytes(6)).status == 0
+    sense = disk(bytes([0x03, 0, 0, 0, 18, 0]), data_in_length=18).data_in
+    assert sense is not None and sense[0] == 0x70 and sense[2] == 0
