@@ -11,6 +11,7 @@ import logging
 import os
 import select
 import threading
+import time
 from typing import Protocol
 
 from ..handlers.disk import ScsiDevice, error_outcome
@@ -39,15 +40,21 @@ class DeviceServer:
         self.device = device
         self.io = io
         self.commands_served = 0
+        self.wakeups = 0
         ring.on_tmr = self._on_tmr
 
     def _on_tmr(self, notice: TmrNotice) -> None:
         log.info("%s: task management %s for commands %s", self.name, notice.tmr_type,
                  list(notice.cmd_ids))
 
-    def service(self) -> None:
-        """Drain the ring: run every new command, then publish what finished."""
-        self.source.acknowledge()
+    def service(self, acknowledge: bool = True) -> None:
+        """Drain the ring: run every new command, then publish what finished.
+
+        ``acknowledge`` consumes the wake-up event first (needed before sleeping again);
+        the polling path skips that system call.
+        """
+        if acknowledge:
+            self.source.acknowledge()
         ring = self.ring
         execute = self.device.execute
         commands = ring.fetch()
@@ -63,6 +70,7 @@ class DeviceServer:
                     result = error_outcome(error)
             ring.complete(command, *result)
         self.commands_served += len(commands)
+        self.wakeups += 1
         ring.flush()
 
     def finish(self, command: Command, outcome: tuple) -> None:
@@ -72,8 +80,12 @@ class DeviceServer:
 class DataPlane:
     """The loop: epoll over every device's fd plus the I/O threads' eventfd."""
 
-    def __init__(self, io: IoThreads):
+    def __init__(self, io: IoThreads, poll_microseconds: int = 0):
+        """``poll_microseconds``: after serving, keep watching the rings that long before
+        sleeping.  A sleeping worker pays a full wake-up per command at low queue depth;
+        watching briefly catches the initiator's next command without one."""
         self.io = io
+        self.poll_ns = poll_microseconds * 1000
         self.servers: dict[int, DeviceServer] = {}
         self._poller = select.epoll()
         self._poller.register(io.wakeup_fd, select.EPOLLIN)
@@ -102,6 +114,7 @@ class DataPlane:
 
     def run_once(self, timeout: float | None = None) -> None:
         """Wait for one round of events (at most ``timeout`` seconds) and handle them."""
+        active = []
         for fd, events in self._poller.poll(-1 if timeout is None else timeout):
             if fd == self.io.wakeup_fd:
                 self._finish_io()
@@ -110,7 +123,22 @@ class DataPlane:
             elif events & (select.EPOLLERR | select.EPOLLHUP):
                 self._drop(fd, "the kernel removed the device")
             else:
-                self.servers[fd].service()
+                server = self.servers[fd]
+                server.service()
+                active.append(server)
+        if active and self.poll_ns:
+            self._poll_briefly(active)
+
+    def _poll_briefly(self, servers: list[DeviceServer]) -> None:
+        """Serve new commands on ``servers`` as they appear, until none came for a while."""
+        deadline = time.monotonic_ns() + self.poll_ns
+        while time.monotonic_ns() < deadline:
+            for server in servers:
+                if server.ring.pending():
+                    server.service(acknowledge=False)
+                    deadline = time.monotonic_ns() + self.poll_ns
+            if self.io.finished:
+                self._finish_io()
 
     def run(self) -> None:
         while not self._stopping.is_set():
@@ -129,5 +157,8 @@ class DataPlane:
         log.warning("%s: stopped serving: %s", server.name, why)
 
     def close(self) -> None:
+        for server in self.servers.values():
+            log.info("%s: served %d commands in %d wake-ups", server.name,
+                     server.commands_served, server.wakeups)
         self._poller.close()
         os.close(self._stop_fd)

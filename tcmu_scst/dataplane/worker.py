@@ -24,6 +24,7 @@ from .spec import DeviceSpec, specs_from_json
 
 log = logging.getLogger("tcmu_scst.worker")
 READY = "READY"
+DEFAULT_POLL_MICROSECONDS = 200
 
 
 def attach(spec: DeviceSpec, plane: DataPlane, io: IoThreads, stack: ExitStack) -> None:
@@ -45,12 +46,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="tcmu-scst-worker", description=__doc__)
     parser.add_argument("--specs", required=True, help="JSON list of device specs")
     parser.add_argument("--io-threads", type=int, default=4)
+    parser.add_argument("--poll-us", type=int, default=DEFAULT_POLL_MICROSECONDS,
+                        help="watch the rings this long after serving before sleeping")
     arguments = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format="%(asctime)s worker: %(message)s")
     specs = specs_from_json(arguments.specs)
     io = IoThreads(arguments.io_threads)
-    plane = DataPlane(io)
+    plane = DataPlane(io, arguments.poll_us)
     signal.signal(signal.SIGTERM, lambda *_: plane.stop())
     signal.signal(signal.SIGINT, lambda *_: plane.stop())
     with ExitStack() as stack:

@@ -8,6 +8,8 @@ the page cache and sent to an I/O thread otherwise.
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import errno
 import os
 import stat
@@ -18,12 +20,26 @@ from .sense import medium_error
 
 ZEROS = memoryview(bytes(1 << 20))
 
+# File systems whose I/O never waits for a device: blocking calls on them are as quick as the
+# non-blocking ones, so they run inline even though they refuse RWF_NOWAIT.
+MEMORY_FILE_SYSTEMS = {0x01021994: "tmpfs", 0x858458F6: "ramfs", 0x958458F6: "hugetlbfs"}
+
+
+def file_system_magic(fd: int) -> int | None:
+    """statfs f_type of the file system holding ``fd`` (None where it cannot be read)."""
+    buffer = ctypes.create_string_buffer(256)  # struct statfs; f_type is its first word
+    libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+    if libc.fstatfs(fd, buffer) != 0:
+        return None
+    return ctypes.c_long.from_buffer(buffer).value & 0xFFFFFFFF
+
 
 class Backend(Protocol):
     size: int
 
-    def read(self, views: list[memoryview], offset: int, nowait: bool) -> None: ...
-    def write(self, views: list[memoryview], offset: int, nowait: bool, sync: bool) -> None: ...
+    def read(self, views: list[memoryview], offset: int, length: int, nowait: bool) -> None: ...
+    def write(self, views: list[memoryview], offset: int, length: int, nowait: bool,
+              sync: bool) -> None: ...
     def flush(self) -> None: ...
     def close(self) -> None: ...
 
@@ -55,6 +71,9 @@ class FileBackend:
         self.size = self._current_size()
         self.nowait_reads = hasattr(os, "RWF_NOWAIT")
         self.nowait_writes = hasattr(os, "RWF_NOWAIT")
+        # Memory-backed files are served inline whatever RWF_NOWAIT says.
+        self.in_memory = not self.is_block_device and not o_direct and (
+            file_system_magic(self.fd) in MEMORY_FILE_SYSTEMS)
 
     def _current_size(self) -> int:
         return os.lseek(self.fd, 0, os.SEEK_END)
@@ -63,13 +82,14 @@ class FileBackend:
         self.size = self._current_size()
         return self.size
 
-    def read(self, views: list[memoryview], offset: int, nowait: bool) -> None:
+    def read(self, views: list[memoryview], offset: int, length: int, nowait: bool) -> None:
+        """Fill ``views`` (``length`` bytes in all) from ``offset``."""
         flags = 0
-        if nowait:
+        if nowait and not self.in_memory:
             if not self.nowait_reads:
                 raise BlockingIOError(errno.EAGAIN, "no RWF_NOWAIT reads on this file")
             flags = os.RWF_NOWAIT
-        wanted = sum(len(view) for view in views)
+        wanted = length
         try:
             done = os.preadv(self.fd, views, offset, flags)
         except OSError as error:
@@ -80,7 +100,7 @@ class FileBackend:
                 raise
             raise medium_error(write=False) from error
         while done < wanted:
-            if nowait and done > 0:
+            if flags and done > 0:
                 # part of the data is not cached: finish the whole read on a thread
                 raise BlockingIOError(errno.EAGAIN, "partially cached")
             rest = _views_after(views, done)
@@ -90,13 +110,15 @@ class FileBackend:
                 return
             done += more
 
-    def write(self, views: list[memoryview], offset: int, nowait: bool, sync: bool) -> None:
+    def write(self, views: list[memoryview], offset: int, length: int, nowait: bool,
+              sync: bool) -> None:
+        """Store ``views`` (``length`` bytes in all) at ``offset``."""
         flags = os.RWF_DSYNC if sync else 0
-        if nowait:
+        if nowait and not self.in_memory:
             if not self.nowait_writes or sync:
                 raise BlockingIOError(errno.EAGAIN, "write needs a thread")
             flags |= os.RWF_NOWAIT
-        wanted = sum(len(view) for view in views)
+        wanted = length
         try:
             done = os.pwritev(self.fd, views, offset, flags)
         except OSError as error:
@@ -107,7 +129,7 @@ class FileBackend:
                 raise
             raise medium_error(write=True) from error
         while done < wanted:
-            if nowait and done > 0:
+            if flags & os.RWF_NOWAIT and done > 0:
                 raise BlockingIOError(errno.EAGAIN, "partial write")
             more = os.pwritev(self.fd, _views_after(views, done), offset + done,
                               os.RWF_DSYNC if sync else 0)
@@ -142,10 +164,11 @@ class NullBackend:
     def __init__(self, size: int):
         self.size = size
 
-    def read(self, views: list[memoryview], offset: int, nowait: bool) -> None:
+    def read(self, views: list[memoryview], offset: int, length: int, nowait: bool) -> None:
         _fill_zero(views, 0)
 
-    def write(self, views: list[memoryview], offset: int, nowait: bool, sync: bool) -> None:
+    def write(self, views: list[memoryview], offset: int, length: int, nowait: bool,
+              sync: bool) -> None:
         return None
 
     def flush(self) -> None:

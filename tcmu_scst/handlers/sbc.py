@@ -6,6 +6,7 @@ command's iovecs are handed to ``preadv``/``pwritev`` as they are.
 
 from __future__ import annotations
 
+import struct
 from typing import TYPE_CHECKING
 
 from .cdb import be, fua, rw_lba_and_blocks
@@ -26,15 +27,24 @@ SYNCHRONIZE_CACHE_10 = 0x35
 SYNCHRONIZE_CACHE_16 = 0x91
 
 
+# LBA and transfer length of the 10-, 12- and 16-byte READ/WRITE CDBs, in one unpack each
+_RW_FIELDS = {10: struct.Struct(">2xIxH"), 12: struct.Struct(">2xII"), 16: struct.Struct(">2xQI")}
+
+
 def _checked_range(device: BlockDevice, command: Command) -> tuple[int, int]:
-    lba, blocks = rw_lba_and_blocks(command.cdb)
+    cdb = command.cdb
+    fields = _RW_FIELDS.get(len(cdb))
+    lba, blocks = fields.unpack_from(cdb) if fields else rw_lba_and_blocks(cdb)
     if lba + blocks > device.blocks:
         raise lba_out_of_range()
     return lba, blocks
 
 
-def _trimmed(views: list[memoryview], length: int) -> list[memoryview]:
-    """The first ``length`` bytes of a scattered buffer (usually all of it)."""
+def _trimmed(command: Command, length: int) -> list[memoryview]:
+    """The first ``length`` bytes of the command's buffer (usually all of it)."""
+    views = command.iovecs
+    if length == command.data_length:
+        return views
     trimmed = []
     for view in views:
         if length <= 0:
@@ -50,13 +60,13 @@ def read(device: BlockDevice, command: Command) -> Outcome | Deferred:
     length = min(blocks * device.block_size, command.data_length)
     if length == 0:
         return Outcome(data_in_length=0)
-    views = _trimmed(command.iovecs, length)
+    views = _trimmed(command, length)
     offset = lba * device.block_size
     backend = device.backend
     done = Outcome(data_in_length=length)
 
     def run(nowait: bool) -> Outcome:
-        backend.read(views, offset, nowait)
+        backend.read(views, offset, length, nowait)
         return done
 
     return Deferred(run)
@@ -72,13 +82,13 @@ def write(device: BlockDevice, command: Command) -> Outcome | Deferred:
         raise invalid_field_in_cdb(len(command.cdb) - 2)  # more blocks than data sent
     if length == 0:
         return DATA_OUT_CONSUMED
-    views = _trimmed(command.iovecs, length)
+    views = _trimmed(command, length)
     offset = lba * device.block_size
     backend = device.backend
     sync = device.write_through or fua(command.cdb)
 
     def run(nowait: bool) -> Outcome:
-        backend.write(views, offset, nowait, sync)
+        backend.write(views, offset, length, nowait, sync)
         return DATA_OUT_CONSUMED
 
     return Deferred(run)

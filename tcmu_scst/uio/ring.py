@@ -19,6 +19,7 @@ Why the details are as they are:
 
 from __future__ import annotations
 
+import struct
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -66,25 +67,23 @@ class Command:
 
     ``cdb`` is a private copy; ``iovecs`` are memoryviews straight into the shared data area
     (Data-Out holds the initiator's data, Data-In is where the answer goes).  They are valid
-    only until the command is completed.
+    only until the command is completed.  ``data_length`` is the size of that buffer, which
+    the fabric chose (it may differ from what the CDB asks for).
     """
 
-    __slots__ = ("bidi_iovecs", "cdb", "cmd_id", "completed", "iovecs", "ring", "slot")
+    __slots__ = ("bidi_iovecs", "cdb", "cmd_id", "completed", "data_length", "iovecs", "ring",
+                 "slot")
 
     def __init__(self, ring: Ring, cmd_id: int, cdb: bytes, iovecs: list[memoryview],
-                 bidi_iovecs: list[memoryview], slot: int):
+                 bidi_iovecs: list[memoryview], slot: int, data_length: int):
         self.ring = ring
         self.cmd_id = cmd_id
         self.cdb = cdb
         self.iovecs = iovecs
         self.bidi_iovecs = bidi_iovecs
         self.slot = slot
+        self.data_length = data_length
         self.completed = False
-
-    @property
-    def data_length(self) -> int:
-        """Bytes the fabric set aside for this command's data (not what the CDB says)."""
-        return sum(len(view) for view in self.iovecs)
 
     def write_data_in(self, data: bytes | bytearray | memoryview) -> int:
         """Scatter ``data`` into the Data-In buffer; returns how many bytes fitted."""
@@ -130,6 +129,24 @@ class TmrNotice:
     cmd_ids: tuple[int, ...]
 
 
+# Entry fields read and written with struct on the mapping: one call per entry instead of a
+# cffi attribute access per field.  The offsets are the ones abi.py verifies at import
+# (len_op 0, cmd_id 4, uflags 7, iov_cnt 8, iov_bidi_cnt 12, cdb_off 24; response at 8..16).
+_LEN_OP = struct.Struct("<I")
+_REQUEST = struct.Struct("<IHBBIII4xQ")  # len_op cmd_id kflags uflags iov_cnt bidi dif cdb_off
+_RESPONSE = struct.Struct("<HBBB3xI")  # at offset 4: cmd_id kflags uflags scsi_status read_len
+_RESPONSE_OFFSET = 4
+_SENSE_OFFSET = 16
+assert _REQUEST.size == 32 and ffi.offsetof("struct ring_cmd_entry", "req", "cdb_off") == 24
+assert ffi.offsetof("struct ring_cmd_entry", "rsp", "read_len") == _RESPONSE_OFFSET + 8
+_ONE_IOVEC = struct.Struct("<QQ")
+_IOVECS = [struct.Struct(f"<{2 * count}Q") for count in range(64)]
+
+
+def _iovec_struct(count: int) -> struct.Struct:
+    return _IOVECS[count] if count < len(_IOVECS) else struct.Struct(f"<{2 * count}Q")
+
+
 class Ring:
     """Consumer of one device's command ring in ``memory`` (the whole shared mapping)."""
 
@@ -141,7 +158,7 @@ class Ring:
         if self._mailbox.version != MAILBOX_VERSION:
             raise RingError(f"mailbox version {self._mailbox.version}, expected {MAILBOX_VERSION}")
         self.flags = self._mailbox.flags
-        self._ring_base = self._base + self._mailbox.cmdr_off
+        self._ring_off = self._mailbox.cmdr_off
         self._ring_size = self._mailbox.cmdr_size
         self._doorbell = doorbell
         self.on_tmr = on_tmr
@@ -154,57 +171,66 @@ class Ring:
         # in-order mode only: [offset, length, done] for each slot between tail and next
         self._slots: deque[list[int]] = deque()
 
-    def _entry(self, offset: int) -> Any:
-        return ffi.cast("struct ring_cmd_entry *", self._ring_base + offset)
+    def pending(self) -> bool:
+        """Whether the kernel has published entries that were not fetched yet."""
+        return lib.ring_load_head(self._mailbox) != self._next
 
     def fetch(self) -> list[Command]:
         """Every command published since the last fetch (PAD skipped, TMR to ``on_tmr``)."""
         head = lib.ring_load_head(self._mailbox)
         position = self._next
+        if position == head:
+            return []
         commands: list[Command] = []
         size = self._ring_size
+        ring_off = self._ring_off
+        view = self._view
+        unpack_request = _REQUEST.unpack_from
+        in_order = not self._out_of_order
         while position != head:
-            entry = self._entry(position)
-            len_op = entry.hdr.len_op
+            entry = ring_off + position
+            len_op, cmd_id, _, _, count, bidi_count, _, cdb_off = unpack_request(view, entry)
             length = len_op & ~OP_MASK
             if length == 0 or length % ENTRY_ALIGN or length > size:
                 raise RingError(f"entry at {position} has impossible length {length}")
             opcode = len_op & OP_MASK
-            done = True
             if opcode == OP_CMD:
-                commands.append(self._take_command(entry, position, length))
-                done = False
+                first = view[cdb_off]
+                if first == VARIABLE_LENGTH_OPCODE:
+                    cdb_size = cdb_length(view[cdb_off : cdb_off + 8].tobytes())
+                else:
+                    cdb_size = CDB_LENGTH_BY_GROUP[first >> 5]
+                cdb = view[cdb_off : cdb_off + min(cdb_size, entry + length - cdb_off)].tobytes()
+                if count == 1 and not bidi_count:  # the common case: one contiguous buffer
+                    base, total = _ONE_IOVEC.unpack_from(view, entry + IOV_OFFSET)
+                    data = [view[base : base + total]]
+                    bidi = []
+                else:
+                    vectors = _iovec_struct(count + bidi_count).unpack_from(
+                        view, entry + IOV_OFFSET)
+                    data = []
+                    total = 0
+                    for index in range(0, 2 * count, 2):
+                        base = vectors[index]
+                        total += vectors[index + 1]
+                        data.append(view[base : base + vectors[index + 1]])
+                    bidi = [view[vectors[index] : vectors[index] + vectors[index + 1]]
+                            for index in range(2 * count, 2 * (count + bidi_count), 2)]
+                commands.append(Command(self, cmd_id, cdb, data, bidi, position, total))
             elif opcode == OP_TMR:
-                self._take_tmr(position)
+                self._take_tmr(entry)
             elif opcode != OP_PAD:
-                entry.hdr.uflags = UFLAG_UNKNOWN_OP
-            if not self._out_of_order:
-                self._slots.append([position, length, done])
+                view[entry + 7] = UFLAG_UNKNOWN_OP
+            if in_order:
+                self._slots.append([position, length, opcode != OP_CMD])
             position = (position + length) % size
         self._next = position
         self.in_flight += len(commands)
         return commands
 
-    def _take_command(self, entry: Any, position: int, length: int) -> Command:
-        request = entry.req
-        cdb_offset = request.cdb_off
-        available = self._ring_base - self._base + position + length - cdb_offset
-        head = ffi.buffer(self._base + cdb_offset, min(8, available))[:]
-        cdb = ffi.buffer(self._base + cdb_offset, min(cdb_length(head), available))[:]
-        count = request.iov_cnt
-        bidi_count = request.iov_bidi_cnt
-        iovecs = ffi.cast("struct ring_iovec *", ffi.cast("char *", entry) + IOV_OFFSET)
-        view = self._view
-        data = [view[iovecs[i].base : iovecs[i].base + iovecs[i].len] for i in range(count)]
-        bidi = [
-            view[iovecs[i].base : iovecs[i].base + iovecs[i].len]
-            for i in range(count, count + bidi_count)
-        ]
-        return Command(self, entry.hdr.cmd_id, cdb, data, bidi, position)
-
-    def _take_tmr(self, position: int) -> None:
-        tmr = ffi.cast("struct ring_tmr_entry *", self._ring_base + position)
-        ids = ffi.cast("uint16_t *", ffi.cast("char *", tmr) + TMR_IDS_OFFSET)
+    def _take_tmr(self, entry: int) -> None:
+        tmr = ffi.cast("struct ring_tmr_entry *", self._base + entry)
+        ids = ffi.cast("uint16_t *", self._base + entry + TMR_IDS_OFFSET)
         notice = TmrNotice(tmr.tmr_type, tuple(ids[i] for i in range(tmr.cmd_cnt)))
         if self.on_tmr is not None:
             self.on_tmr(notice)
@@ -213,22 +239,20 @@ class Ring:
                  data_in_length: int | None = None) -> None:
         """Write ``command``'s response; it reaches the kernel at the next :meth:`flush`.
 
-        ``data_in_length`` is how many Data-In bytes the handler produced (None for commands
-        without Data-In); the rest of the buffer never leaves stale.
+        ``data_in_length`` is how many Data-In bytes the handler produced (None when the
+        buffer carried Data-Out); the rest of the buffer never leaves stale.
         """
         if command.completed or command.ring is not self:
             raise RingError(f"command {command.cmd_id} completed twice or on the wrong ring")
         command.completed = True
         uflags = 0
         read_len = 0
-        if data_in_length is not None and status == GOOD:
-            total = command.data_length
-            if data_in_length < total:
-                if self._read_len and data_in_length > 0:
-                    uflags = UFLAG_READ_LEN
-                    read_len = data_in_length
-                else:
-                    _zero_fill(command.iovecs, data_in_length)
+        if data_in_length is not None and status == GOOD and data_in_length < command.data_length:
+            if self._read_len and data_in_length > 0:
+                uflags = UFLAG_READ_LEN
+                read_len = data_in_length
+            else:
+                _zero_fill(command.iovecs, data_in_length)
         for view in command.iovecs:
             view.release()
         for view in command.bidi_iovecs:
@@ -237,18 +261,16 @@ class Ring:
 
         if self._out_of_order:
             position = self._oldest_command_slot()
-            entry = self._entry(position)
-            entry.hdr.cmd_id = command.cmd_id
-            self._tail = (position + (entry.hdr.len_op & ~OP_MASK)) % self._ring_size
+            entry = self._ring_off + position
+            length = _LEN_OP.unpack_from(self._view, entry)[0] & ~OP_MASK
+            self._tail = (position + length) % self._ring_size
         else:
-            entry = self._entry(command.slot)
-        entry.hdr.uflags = uflags
-        response = entry.rsp
-        response.scsi_status = status
-        response.read_len = read_len
+            entry = self._ring_off + command.slot
+        _RESPONSE.pack_into(self._view, entry + _RESPONSE_OFFSET, command.cmd_id, 0, uflags,
+                            status, read_len)
         if sense:
-            ffi.memmove(response.sense_buffer, sense.ljust(SENSE_BUFFER_SIZE, b"\0"),
-                        SENSE_BUFFER_SIZE)
+            self._view[entry + _SENSE_OFFSET : entry + _SENSE_OFFSET + SENSE_BUFFER_SIZE] = (
+                sense[:SENSE_BUFFER_SIZE].ljust(SENSE_BUFFER_SIZE, b"\0"))
         self.in_flight -= 1
         if not self._out_of_order:
             self._mark_done(command.slot)
@@ -256,10 +278,11 @@ class Ring:
     def _oldest_command_slot(self) -> int:
         """Skip PAD/TMR slots at the tail; the first CMD slot there is free to reuse."""
         position = self._tail
+        view = self._view
         while True:
             if position == self._next:
                 raise RingError("completion without a fetched command slot")
-            len_op = self._entry(position).hdr.len_op
+            len_op = _LEN_OP.unpack_from(view, self._ring_off + position)[0]
             if len_op & OP_MASK == OP_CMD:
                 return position
             position = (position + (len_op & ~OP_MASK)) % self._ring_size
@@ -290,7 +313,7 @@ class Ring:
         """Drop every reference into the mapping so that it can be unmapped (idempotent)."""
         if self._mailbox is None:
             return
-        self._mailbox = self._ring_base = None
+        self._mailbox = None
         ffi.release(self._base)
         self._view.release()
 

@@ -3,6 +3,7 @@
 Used by the system tests, the demo and the benchmarks.  See :class:`Vm`.
 """
 
+from .initramfs import guest_library
 from .kernel import Kernel, KernelFetchError, ensure_kernel
 from .runner import GuestCommandFailed, GuestResult, Vm, VmConfig, VmCrashed, VmError, VmTimeout
 
@@ -17,4 +18,5 @@ __all__ = [
     "VmError",
     "VmTimeout",
     "ensure_kernel",
+    "guest_library",
 ]

@@ -26,6 +26,11 @@ def guest_script(name: str) -> str:
     return (resources.files(__package__) / "guest" / name).read_text()
 
 
+def guest_library() -> str:
+    """Shell helpers for guest jobs (LIO by hand, our standalone exporter), to prepend."""
+    return guest_script("lio.sh") + "\n" + guest_script("ours.sh") + "\n"
+
+
 @dataclass
 class CpioArchive:
     """An in-memory newc archive; entries are written in the order they are added."""

@@ -7,11 +7,11 @@ verifies it; the second test kills the worker with SIGKILL in the middle of the 
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
+from tcmu_scst.vm import guest_library
 from tcmu_scst.vm.pytest_plugin import GuestRunner
 
-HELPERS = "\n".join((Path(__file__).parent / name).read_text() for name in ("lio.sh", "ours.sh"))
+HELPERS = guest_library()
 FIO_VERIFY = (
     "fio --name=verify --filename=$disk --rw=randwrite --bs=4k --size=64M --iodepth=16 "
     "--ioengine=libaio --direct=1 --verify=crc32c --do_verify=1 --verify_fatal=1 "

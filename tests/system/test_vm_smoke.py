@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from tcmu_scst.vm import VmTimeout
+from tcmu_scst.vm import VmTimeout, guest_library
 from tcmu_scst.vm.pytest_plugin import GuestRunner
 
-LIO_HELPERS = (Path(__file__).parent / "lio.sh").read_text()
+LIO_HELPERS = guest_library()
 DISK_BYTES = 64 << 20
 
 

@@ -1,6 +1,6 @@
 # Shell helpers for system tests of our data plane: serve a device with the standalone
 # exporter (TCMU backstore + supervised worker + tcm_loop) and find its /dev/sdX.
-# Needs lio.sh sourced first (wait_for).
+# Uses wait_for from lio.sh.
 
 # ours_export NAME IMAGE BYTES [KEY=VALUE...]: prints the disk node once it is served.
 ours_export() {
