@@ -43,7 +43,7 @@ class IoThreads:
                 return
             owner, command, deferred = item
             try:
-                outcome = deferred.run(False)
+                outcome = deferred(False)
             except Exception as error:  # every error must become a SCSI response
                 outcome = error_outcome(error)
             self.finished.append((owner, command, outcome))

@@ -15,7 +15,7 @@ import time
 from typing import Protocol
 
 from ..handlers.disk import ScsiDevice, error_outcome
-from ..handlers.outcome import Deferred
+from ..handlers.outcome import DEFERRED_TYPE
 from ..uio.ring import Command, Ring, TmrNotice
 from .io_threads import IoThreads
 
@@ -60,9 +60,9 @@ class DeviceServer:
         commands = ring.fetch()
         for command in commands:
             result = execute(command)
-            if type(result) is Deferred:
+            if type(result) is DEFERRED_TYPE:
                 try:
-                    result = result.run(True)
+                    result = result(True)
                 except BlockingIOError:
                     self.io.submit(self, command, result)
                     continue

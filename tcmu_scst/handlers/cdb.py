@@ -22,8 +22,3 @@ def rw_lba_and_blocks(cdb: bytes) -> tuple[int, int]:
     if size == 16:
         return be(cdb, 2, 8), be(cdb, 10, 4)
     raise invalid_field_in_cdb(0)
-
-
-def fua(cdb: bytes) -> bool:
-    """Force Unit Access (not in the 6-byte CDBs)."""
-    return len(cdb) > 6 and bool(cdb[1] & 0x08)

@@ -42,6 +42,8 @@ class ScsiDevice:
     """Dispatch by opcode; subclasses provide the table and the device's properties."""
 
     peripheral_type = DIRECT_ACCESS
+    # False while commands that need the medium must fail: they then call check_ready()
+    ready = True
     commands: ClassVar[dict[int, CommandFunction]] = PRIMARY_COMMANDS
 
     def __init__(self, identity: Identity, removable: bool = False):
@@ -58,7 +60,7 @@ class ScsiDevice:
             return error_outcome(error)
 
     def check_ready(self) -> None:
-        """Raise NOT READY when the medium is absent; disks are always ready."""
+        """Raise the sense that explains why the device is not ``ready``."""
 
     def mode_pages(self, changeable: bool) -> dict[int, bytes]:
         return {}

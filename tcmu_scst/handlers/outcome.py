@@ -1,13 +1,16 @@
 """What executing a command produces: an immediate answer, or I/O to run (maybe elsewhere).
 
-Emulated commands answer at once.  Backend I/O comes back as :class:`Deferred`, which the
-worker first runs inline without blocking (``nowait``), and hands to an I/O thread only when
-the kernel says the data is not at hand, so page-cache hits never pay for a thread switch.
+Emulated commands answer at once.  Backend I/O comes back as a *deferred operation*: a plain
+function ``run(nowait) -> Outcome`` that the worker first calls inline without blocking, and
+hands to an I/O thread only when it raises BlockingIOError (the data is not at hand), so
+page-cache hits never pay for a thread switch.  A plain function, not an object wrapping
+one, because this is paid on every READ and WRITE.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from types import FunctionType
 from typing import NamedTuple
 
 from .sense import GOOD
@@ -29,10 +32,13 @@ NO_DATA = Outcome()
 DATA_OUT_CONSUMED = Outcome(data_in_length=None)
 
 
-class Deferred:
-    """Backend I/O for one command; ``run(nowait)`` raises BlockingIOError to ask for a thread."""
+Deferred = Callable[[bool], Outcome]
+DEFERRED_TYPE = FunctionType  # what ``type(result) is`` tests for a deferred operation
 
-    __slots__ = ("run",)
 
-    def __init__(self, run: Callable[[bool], Outcome]):
-        self.run = run
+def data_in_done(length: int, _cache: dict[int, Outcome] = {}) -> Outcome:  # noqa: B006
+    """The (shared, immutable) GOOD outcome with ``length`` bytes of Data-In."""
+    outcome = _cache.get(length)
+    if outcome is None:
+        outcome = _cache[length] = Outcome(data_in_length=length)
+    return outcome

@@ -9,8 +9,8 @@ from __future__ import annotations
 import struct
 from typing import TYPE_CHECKING
 
-from .cdb import be, fua, rw_lba_and_blocks
-from .outcome import DATA_OUT_CONSUMED, NO_DATA, Deferred, Outcome
+from .cdb import be, rw_lba_and_blocks
+from .outcome import DATA_OUT_CONSUMED, NO_DATA, Deferred, Outcome, data_in_done
 from .sense import invalid_field_in_cdb, lba_out_of_range, write_protected
 from .spc import respond
 
@@ -40,11 +40,8 @@ def _checked_range(device: BlockDevice, command: Command) -> tuple[int, int]:
     return lba, blocks
 
 
-def _trimmed(command: Command, length: int) -> list[memoryview]:
-    """The first ``length`` bytes of the command's buffer (usually all of it)."""
-    views = command.iovecs
-    if length == command.data_length:
-        return views
+def _trimmed(views: list[memoryview], length: int) -> list[memoryview]:
+    """The first ``length`` bytes of a scattered buffer."""
     trimmed = []
     for view in views:
         if length <= 0:
@@ -55,43 +52,50 @@ def _trimmed(command: Command, length: int) -> list[memoryview]:
 
 
 def read(device: BlockDevice, command: Command) -> Outcome | Deferred:
-    device.check_ready()
+    if not device.ready:
+        device.check_ready()
     lba, blocks = _checked_range(device, command)
-    length = min(blocks * device.block_size, command.data_length)
-    if length == 0:
-        return Outcome(data_in_length=0)
-    views = _trimmed(command, length)
+    length = blocks * device.block_size
+    views = command.iovecs
+    if length != command.data_length:
+        length = min(length, command.data_length)
+        if length == 0:
+            return NO_DATA
+        views = _trimmed(views, length)
     offset = lba * device.block_size
     backend = device.backend
-    done = Outcome(data_in_length=length)
+    done = data_in_done(length)
 
     def run(nowait: bool) -> Outcome:
         backend.read(views, offset, length, nowait)
         return done
 
-    return Deferred(run)
+    return run
 
 
 def write(device: BlockDevice, command: Command) -> Outcome | Deferred:
-    device.check_ready()
+    if not device.ready:
+        device.check_ready()
     if device.read_only:
         raise write_protected()
     lba, blocks = _checked_range(device, command)
     length = blocks * device.block_size
-    if length > command.data_length:
-        raise invalid_field_in_cdb(len(command.cdb) - 2)  # more blocks than data sent
-    if length == 0:
-        return DATA_OUT_CONSUMED
-    views = _trimmed(command, length)
+    views = command.iovecs
+    if length != command.data_length:
+        if length > command.data_length:
+            raise invalid_field_in_cdb(len(command.cdb) - 2)  # more blocks than data sent
+        if length == 0:
+            return DATA_OUT_CONSUMED
+        views = _trimmed(views, length)
     offset = lba * device.block_size
     backend = device.backend
-    sync = device.write_through or fua(command.cdb)
+    sync = device.write_through or (len(command.cdb) > 6 and bool(command.cdb[1] & 0x08))  # FUA
 
     def run(nowait: bool) -> Outcome:
         backend.write(views, offset, length, nowait, sync)
         return DATA_OUT_CONSUMED
 
-    return Deferred(run)
+    return run
 
 
 def read_capacity_10(device: BlockDevice, command: Command) -> Outcome:
@@ -114,7 +118,8 @@ def service_action_in_16(device: BlockDevice, command: Command) -> Outcome:
 
 
 def synchronize_cache(device: BlockDevice, command: Command) -> Outcome | Deferred:
-    device.check_ready()
+    if not device.ready:
+        device.check_ready()
     lba = be(command.cdb, 2, 4 if len(command.cdb) == 10 else 8)
     if lba > device.blocks:
         raise lba_out_of_range()
@@ -128,7 +133,7 @@ def synchronize_cache(device: BlockDevice, command: Command) -> Outcome | Deferr
         backend.flush()
         return NO_DATA
 
-    return Deferred(run)
+    return run
 
 
 BLOCK_COMMANDS = {

@@ -87,7 +87,8 @@ def inquiry(device: ScsiDevice, command: Command) -> Outcome:
 
 
 def test_unit_ready(device: ScsiDevice, command: Command) -> Outcome:
-    device.check_ready()
+    if not device.ready:
+        device.check_ready()
     return NO_DATA
 
 

@@ -200,7 +200,9 @@ class Ring:
                     cdb_size = cdb_length(view[cdb_off : cdb_off + 8].tobytes())
                 else:
                     cdb_size = CDB_LENGTH_BY_GROUP[first >> 5]
-                cdb = view[cdb_off : cdb_off + min(cdb_size, entry + length - cdb_off)].tobytes()
+                if cdb_off + cdb_size > entry + length:  # never read past the entry
+                    cdb_size = entry + length - cdb_off
+                cdb = view[cdb_off : cdb_off + cdb_size].tobytes()
                 if count == 1 and not bidi_count:  # the common case: one contiguous buffer
                     base, total = _ONE_IOVEC.unpack_from(view, entry + IOV_OFFSET)
                     data = [view[base : base + total]]
@@ -260,10 +262,14 @@ class Ring:
         command.iovecs = command.bidi_iovecs = []
 
         if self._out_of_order:
-            position = self._oldest_command_slot()
+            position = self._tail
             entry = self._ring_off + position
-            length = _LEN_OP.unpack_from(self._view, entry)[0] & ~OP_MASK
-            self._tail = (position + length) % self._ring_size
+            len_op = _LEN_OP.unpack_from(self._view, entry)[0]
+            if len_op & OP_MASK != OP_CMD or position == self._next:
+                position = self._oldest_command_slot()
+                entry = self._ring_off + position
+                len_op = _LEN_OP.unpack_from(self._view, entry)[0]
+            self._tail = (position + (len_op & ~OP_MASK)) % self._ring_size
         else:
             entry = self._ring_off + command.slot
         _RESPONSE.pack_into(self._view, entry + _RESPONSE_OFFSET, command.cmd_id, 0, uflags,

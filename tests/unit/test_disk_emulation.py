@@ -10,7 +10,7 @@ import pytest
 from tcmu_scst.handlers import vdisk_fileio, vdisk_nullio
 from tcmu_scst.handlers.disk import BlockDevice, DiskSettings, ScsiDevice
 from tcmu_scst.handlers.identity import crc32c, default_t10_dev_id, default_usn
-from tcmu_scst.handlers.outcome import Deferred
+from tcmu_scst.handlers.outcome import DEFERRED_TYPE
 from tcmu_scst.uio.emulator import Completion, RingEmulator
 
 BLOCKS = 2048
@@ -28,8 +28,8 @@ class Harness:
         self.emulator.submit(cdb, data_out=data_out, data_in_length=data_in_length)
         [command] = self.ring.fetch()
         result = self.device.execute(command)
-        if isinstance(result, Deferred):
-            result = result.run(False)
+        if type(result) is DEFERRED_TYPE:
+            result = result(False)
         command.complete(*result)
         self.ring.flush()
         [completion] = self.emulator.reap()
