@@ -43,6 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--hba", type=int, default=100)
     parser.add_argument("--wwn", default="naa.5001405c0ffee001")
     parser.add_argument("--io-threads", type=int, default=4)
+    parser.add_argument("--poll-us", type=int, help="worker's ring watch after serving")
     parser.add_argument("--ready-file", type=Path, help="write the /dev path here when ready")
     parser.add_argument("--configfs", default=DEFAULT_CONFIGFS)
     arguments = parser.parse_args(argv)
@@ -58,7 +59,8 @@ def main(argv: list[str] | None = None) -> int:
     backstore = create_user_backstore(arguments.name, arguments.hba, arguments.handler,
                                       arguments.name, size, block_size,
                                       configfs=arguments.configfs)
-    supervisor = Supervisor(io_threads=arguments.io_threads)
+    supervisor = Supervisor(io_threads=arguments.io_threads,
+                            poll_microseconds=arguments.poll_us)
     export = LoopbackExport(arguments.wwn, arguments.configfs)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

@@ -45,11 +45,12 @@ class Worker:
 
 class Supervisor:
     def __init__(self, worker_command: list[str] | None = None, io_threads: int = 4,
-                 start_timeout: float = START_TIMEOUT):
+                 start_timeout: float = START_TIMEOUT, poll_microseconds: int | None = None):
         """``worker_command`` replaces the worker program (tests use a stand-in)."""
         self.worker_command = worker_command or [sys.executable, "-m",
                                                  "tcmu_scst.dataplane.worker"]
         self.io_threads = io_threads
+        self.poll_microseconds = poll_microseconds
         self.start_timeout = start_timeout
         self.workers: dict[str, Worker] = {}
         self._lock = threading.Lock()
@@ -57,6 +58,8 @@ class Supervisor:
     def _spawn(self, worker: Worker) -> None:
         command = [*self.worker_command, "--specs", specs_to_json(worker.specs),
                    "--io-threads", str(self.io_threads)]
+        if self.poll_microseconds is not None:
+            command += ["--poll-us", str(self.poll_microseconds)]
         process = subprocess.Popen(command, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL,
                                    text=True)
         worker.process = process
