@@ -1,10 +1,11 @@
-"""Serve one device without the management daemon, exported through tcm_loop.
+"""Serve one device without the management daemon, exported through tcm_loop or iSCSI.
 
 For benchmarks, system tests and debugging:
 ``python -m tcmu_scst.dataplane.standalone --name d1 --handler vdisk_fileio
 --param filename=/tmp/d1.img --size 1G --ready-file /tmp/d1.dev``.  It creates the TCMU
-backstore, starts a supervised worker, links the LUN, writes the ``/dev/sdX`` path to the
-ready file and serves until SIGTERM, then tears everything down in reverse order.
+backstore, starts a supervised worker, links LUN 0, writes the ``/dev/sdX`` path (tcm_loop)
+or the iSCSI URL (``--iscsi IQN``) to the ready file and serves until SIGTERM, then tears
+everything down in reverse order.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import threading
 from pathlib import Path
 
 from ..lio.backstore import create_user_backstore, remove_user_backstore
+from ..lio.iscsi import IscsiTarget
 from ..lio.loopback import LoopbackExport
 from .spec import DEFAULT_CONFIGFS, DeviceSpec
 from .supervisor import Supervisor
@@ -32,6 +34,21 @@ def parse_size(text: str) -> int:
     return int(text)
 
 
+def link(export: LoopbackExport | IscsiTarget, backstore_path: Path, portal: str) -> str:
+    """Export the backstore as LUN 0; returns where initiators find it."""
+    if isinstance(export, IscsiTarget):
+        address, port = portal.rsplit(":", 1)
+        export.create()
+        export.link_lun(0, backstore_path)
+        export.add_portal(address, int(port))
+        export.open_access()
+        export.enable()
+        return f"iscsi://{portal}/{export.iqn}/0"
+    export.create("naa.5001405c0ffee0ff")
+    export.link_lun(0, backstore_path)
+    return str(export.wait_for_disk(0))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tcmu_scst.dataplane.standalone",
                                      description=__doc__,
@@ -41,7 +58,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--param", action="append", default=[], metavar="KEY=VALUE")
     parser.add_argument("--size", type=parse_size, help="bytes (K/M/G suffix); default: file")
     parser.add_argument("--hba", type=int, default=100)
-    parser.add_argument("--wwn", default="naa.5001405c0ffee001")
+    parser.add_argument("--wwn", default="naa.5001405c0ffee001", help="tcm_loop target WWN")
+    parser.add_argument("--iscsi", metavar="IQN", help="export over iSCSI instead of tcm_loop")
+    parser.add_argument("--portal", default="127.0.0.1:3260", help="iSCSI portal ip:port")
     parser.add_argument("--io-threads", type=int, default=4)
     parser.add_argument("--poll-us", type=int, help="worker's ring watch after serving")
     parser.add_argument("--ready-file", type=Path, help="write the /dev path here when ready")
@@ -61,18 +80,20 @@ def main(argv: list[str] | None = None) -> int:
                                       configfs=arguments.configfs)
     supervisor = Supervisor(io_threads=arguments.io_threads,
                             poll_microseconds=arguments.poll_us)
-    export = LoopbackExport(arguments.wwn, arguments.configfs)
+    export: LoopbackExport | IscsiTarget
+    if arguments.iscsi:
+        export = IscsiTarget(arguments.iscsi, arguments.configfs)
+    else:
+        export = LoopbackExport(arguments.wwn, arguments.configfs)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     try:
         worker = supervisor.start(arguments.name, [spec])
-        export.create("naa.5001405c0ffee0ff")
-        export.link_lun(0, backstore.path)
-        disk = export.wait_for_disk(0)
-        log.info("%s served by worker pid %d as %s", arguments.name, worker.pid, disk)
+        where = link(export, backstore.path, arguments.portal)
+        log.info("%s served by worker pid %d as %s", arguments.name, worker.pid, where)
         if arguments.ready_file:
-            arguments.ready_file.write_text(f"{disk} {worker.pid}\n")
+            arguments.ready_file.write_text(f"{where} {worker.pid}\n")
         stop.wait()
     finally:
         if export.tpg.exists():

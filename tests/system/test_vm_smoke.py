@@ -63,7 +63,23 @@ def test_tcmu_user_backstore_creates_a_mappable_uio_device(vm: GuestRunner) -> N
         echo "== devices"
         "$TCMU_VM_PYTHON" -m tcmu_scst.uio --json > "$TCMU_VM_SHARE/uio.json"
         cat "$TCMU_VM_SHARE/uio.json"
+        "$TCMU_VM_PYTHON" - <<'PY'
+import errno
+from tcmu_scst.uio.device import OpenUioDevice
+from tcmu_scst.uio.discovery import find_tcmu_device
+device = find_tcmu_device(7, "smoke")
+with OpenUioDevice(device) as first:
+    try:
+        OpenUioDevice(device)
+    except OSError as error:
+        print("second open:", errno.errorcode[error.errno])
+    first.map[64:68] = first.map[12:16]  # publish cmd_tail = cmd_head, as a worker would
+    first.notify()
+    print("notify accepted")
+PY
     """))
+    assert "second open: EBUSY" in result.output  # one process per device, as the kernel says
+    assert "notify accepted" in result.output
     devices = json.loads((result.share / "uio.json").read_text())
     assert len(devices) == 1, result.output
     device = devices[0]
