@@ -4,6 +4,23 @@
 set -euo pipefail
 CFG=/sys/kernel/config/target
 
+# runner_qcow NAME IMAGE BYTES: tcmu-runner (started if needed) serving a preallocated qcow2
+# image through its qcow handler; prints the backstore's configfs path.
+runner_qcow() {
+    local so=$CFG/core/user_1/$1
+    qemu-img create -q -f qcow2 -o preallocation=full "$2" "$3"
+    if ! pgrep -x tcmu-runner > /dev/null; then
+        mkdir -p /etc/tcmu /var/log
+        tcmu-runner > /tmp/tcmu-runner.out 2>&1 &
+        wait_for test -e /var/log/tcmu-runner.log
+        sleep 1
+    fi
+    mkdir -p "$so"
+    echo "dev_config=qcow/$2,dev_size=$3,hw_max_sectors=1024" > "$so/control"
+    echo 1 > "$so/enable"
+    echo "$so"
+}
+
 # lio_fileio NAME FILE BYTES: an in-kernel fileio backstore; prints its configfs path.
 lio_fileio() {
     local so=$CFG/core/fileio_0/$1
@@ -42,12 +59,12 @@ loop_export() {
     echo "$disk"
 }
 
-# iscsi_export IQN BACKSTORE: open (demo-mode) iSCSI target on 127.0.0.1:3260 with LUN 0.
+# iscsi_export IQN BACKSTORE [PORT]: open (demo-mode) iSCSI target on 127.0.0.1 with LUN 0.
 iscsi_export() {
     local tpg=$CFG/iscsi/$1/tpgt_1
     mkdir -p "$tpg/lun/lun_0"
     ln -s "$2" "$tpg/lun/lun_0/$(basename "$2")"
-    mkdir "$tpg/np/127.0.0.1:3260"
+    mkdir "$tpg/np/127.0.0.1:${3:-3260}"
     echo 1 > "$tpg/attrib/generate_node_acls"
     echo 1 > "$tpg/attrib/cache_dynamic_acls"
     echo 0 > "$tpg/attrib/authentication"
