@@ -28,6 +28,7 @@ DIRECT_ACCESS = 0x00
 MODE_PAGE_ERROR_RECOVERY = 0x01
 MODE_PAGE_CACHING = 0x08
 MODE_PAGE_CONTROL = 0x0A
+VPD_BLOCK_LIMITS = 0xB0
 
 
 def error_outcome(error: BaseException) -> Outcome:
@@ -65,6 +66,10 @@ class ScsiDevice:
     def mode_pages(self, changeable: bool) -> dict[int, bytes]:
         return {}
 
+    def command_set_vpd_pages(self) -> dict[int, bytes]:
+        """VPD pages of the device's command set (payloads after the 4-byte header)."""
+        return {}
+
     def block_descriptor(self) -> bytes:
         return b""
 
@@ -77,6 +82,8 @@ class DiskSettings:
     """SCST vdisk flags that change how a disk answers."""
 
     block_size: int = 512
+    optimal_transfer_bytes: int = 524288  # SCST's opt_trans_len default
+    max_transfer_bytes: int = 1 << 20  # what the TCMU backstore's hw_max_sectors allows
     read_only: bool = False
     write_through: bool = False
     nv_cache: bool = False
@@ -121,6 +128,16 @@ class BlockDevice(ScsiDevice):
             MODE_PAGE_CACHING: bytes(caching),
             MODE_PAGE_CONTROL: bytes(control),
         }
+
+    def command_set_vpd_pages(self) -> dict[int, bytes]:
+        return {VPD_BLOCK_LIMITS: self.block_limits()}
+
+    def block_limits(self) -> bytes:
+        """Block Limits VPD (SBC-3 length 0x3C): transfer sizes; no UNMAP, no WRITE SAME."""
+        page = bytearray(0x3C)
+        page[4:8] = (self.settings.max_transfer_bytes // self.block_size).to_bytes(4, "big")
+        page[8:12] = (self.settings.optimal_transfer_bytes // self.block_size).to_bytes(4, "big")
+        return bytes(page)
 
     def block_descriptor(self) -> bytes:
         blocks = min(self.blocks, 0xFFFFFFFF)

@@ -32,7 +32,10 @@ _RW_FIELDS = {10: struct.Struct(">2xIxH"), 12: struct.Struct(">2xII"), 16: struc
 
 
 def _checked_range(device: BlockDevice, command: Command) -> tuple[int, int]:
+    """LBA and block count, refusing ranges past the end and protection information."""
     cdb = command.cdb
+    if len(cdb) > 6 and cdb[1] & 0xE0:
+        raise invalid_field_in_cdb(1, 7)  # RDPROTECT/WRPROTECT: the device has no PI
     fields = _RW_FIELDS.get(len(cdb))
     lba, blocks = fields.unpack_from(cdb) if fields else rw_lba_and_blocks(cdb)
     if lba + blocks > device.blocks:

@@ -67,6 +67,7 @@ def vpd_pages(device: ScsiDevice) -> dict[int, bytes]:
     pages = {
         0x80: identity.usn.encode(),
         0x83: _designator(0x2, 0x1, t10_vendor_id),
+        **device.command_set_vpd_pages(),
     }
     pages[0x00] = bytes(sorted([0x00, *pages]))
     return pages

@@ -72,12 +72,28 @@ def test_inquiry_is_cut_to_the_allocation_length(disk: Harness) -> None:
 
 def test_vpd_pages(disk: Harness) -> None:
     supported = disk(bytes([0x12, 1, 0x00, 0, 255, 0]), data_in_length=255).data_in
-    assert supported is not None and list(supported[4:]) == [0x00, 0x80, 0x83]
+    assert supported is not None and list(supported[4:]) == [0x00, 0x80, 0x83, 0xB0]
     serial = disk(bytes([0x12, 1, 0x80, 0, 255, 0]), data_in_length=255).data_in
     assert serial is not None and serial[4:] == b"27cddc71"
     ident = disk(bytes([0x12, 1, 0x83, 0, 255, 0]), data_in_length=255).data_in
     assert ident is not None and b"SCST_FIO27cddc71-disk01" in ident
     assert sense_of(disk(bytes([0x12, 1, 0x99, 0, 255, 0]), data_in_length=255)) == (5, 0x24, 0)
+
+
+def test_block_limits_vpd_is_the_sbc3_length(disk: Harness) -> None:
+    page = disk(bytes([0x12, 1, 0xB0, 0, 64, 0]), data_in_length=64).data_in
+    assert page is not None and len(page) == 64 and page[3] == 0x3C
+    assert int.from_bytes(page[8:12], "big") == (1 << 20) // 512  # maximum transfer length
+    assert int.from_bytes(page[20:28], "big") == 0  # no UNMAP offered
+
+
+def test_protection_information_is_refused(disk: Harness) -> None:
+    for opcode in (0x28, 0x2A):
+        cdb = bytes([opcode, 0x20, 0, 0, 0, 0, 0, 0, 1, 0])
+        completion = disk(cdb, data_in_length=512) if opcode == 0x28 else disk(
+            cdb, data_out=bytes(512))
+        assert sense_of(completion) == (5, 0x24, 0)
+        assert completion.sense[15:18] == bytes([0xCF, 0, 1])  # SKSV, C/D, bit 7 of byte 1
 
 
 def test_read_capacity_10_and_16(disk: Harness) -> None:
