@@ -15,6 +15,7 @@ from .backend import Backend
 from .identity import Identity
 from .outcome import Deferred, Outcome
 from .sbc import BLOCK_COMMANDS
+from .sbc_verify import VERIFY_COMMANDS
 from .sense import CHECK_CONDITION, CheckCondition, internal_target_failure, invalid_opcode
 from .spc import PRIMARY_COMMANDS
 
@@ -95,7 +96,8 @@ class DiskSettings:
 class BlockDevice(ScsiDevice):
     """A direct-access disk over a backend."""
 
-    commands: ClassVar[dict[int, CommandFunction]] = {**PRIMARY_COMMANDS, **BLOCK_COMMANDS}
+    commands: ClassVar[dict[int, CommandFunction]] = {
+        **PRIMARY_COMMANDS, **BLOCK_COMMANDS, **VERIFY_COMMANDS}
 
     def __init__(self, identity: Identity, backend: Backend, settings: DiskSettings):
         super().__init__(identity, settings.removable)

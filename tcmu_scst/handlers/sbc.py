@@ -31,7 +31,7 @@ SYNCHRONIZE_CACHE_16 = 0x91
 _RW_FIELDS = {10: struct.Struct(">2xIxH"), 12: struct.Struct(">2xII"), 16: struct.Struct(">2xQI")}
 
 
-def _checked_range(device: BlockDevice, command: Command) -> tuple[int, int]:
+def checked_range(device: BlockDevice, command: Command) -> tuple[int, int]:
     """LBA and block count, refusing ranges past the end and protection information."""
     cdb = command.cdb
     if len(cdb) > 6 and cdb[1] & 0xE0:
@@ -57,7 +57,7 @@ def _trimmed(views: list[memoryview], length: int) -> list[memoryview]:
 def read(device: BlockDevice, command: Command) -> Outcome | Deferred:
     if not device.ready:
         device.check_ready()
-    lba, blocks = _checked_range(device, command)
+    lba, blocks = checked_range(device, command)
     length = blocks * device.block_size
     views = command.iovecs
     if length != command.data_length:
@@ -81,7 +81,7 @@ def write(device: BlockDevice, command: Command) -> Outcome | Deferred:
         device.check_ready()
     if device.read_only:
         raise write_protected()
-    lba, blocks = _checked_range(device, command)
+    lba, blocks = checked_range(device, command)
     length = blocks * device.block_size
     views = command.iovecs
     if length != command.data_length:
