@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .backend import FileBackend
+from .backend import open_file_backend
 from .disk import BlockDevice, DiskSettings
 from .identity import Identity
 
@@ -12,5 +12,5 @@ HANDLER = "vdisk_fileio"
 def open_device(name: str, filename: str, settings: DiskSettings | None = None,
                 identity: Identity | None = None) -> BlockDevice:
     settings = settings or DiskSettings()
-    backend = FileBackend(filename, read_only=settings.read_only)
+    backend = open_file_backend(filename, read_only=settings.read_only)
     return BlockDevice(identity or Identity(name, vendor="SCST_FIO"), backend, settings)

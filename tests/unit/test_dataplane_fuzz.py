@@ -7,11 +7,15 @@ with a stale-data marker, so the test sees any byte a handler leaves unwritten.
 from __future__ import annotations
 
 import random
+import tempfile
 from pathlib import Path
+
+import pytest
 
 from tcmu_scst.dataplane.io_threads import IoThreads
 from tcmu_scst.dataplane.server import DataPlane, DeviceServer
 from tcmu_scst.handlers import vdisk_fileio, vdisk_nullio
+from tcmu_scst.handlers.backend import MappedFileBackend
 from tcmu_scst.handlers.disk import DiskSettings, ScsiDevice
 from tcmu_scst.uio.emulator import STALE_MARKER, Completion, RingEmulator, RingFullError
 from tcmu_scst.uio.ring import cdb_length
@@ -101,3 +105,15 @@ def test_hundred_thousand_random_cdbs_on_a_file_disk(tmp_path: Path) -> None:
 def test_random_cdbs_on_a_null_disk() -> None:
     device = vdisk_nullio.open_device("fuzz", DISK_BYTES)
     fuzz(device, 20_000, seed=2)
+
+
+@pytest.mark.skipif(not Path("/dev/shm").is_dir(), reason="no tmpfs at /dev/shm")
+def test_random_cdbs_on_a_disk_in_memory() -> None:
+    """The same, on tmpfs, where the backend copies through a mapping of the file."""
+    with tempfile.NamedTemporaryFile(dir="/dev/shm") as image:
+        image.write(bytes(DISK_BYTES))
+        image.flush()
+        device = vdisk_fileio.open_device("fuzz", image.name, DiskSettings())
+        assert isinstance(device.backend, MappedFileBackend)
+        fuzz(device, 20_000, seed=3)
+        device.backend.close()
