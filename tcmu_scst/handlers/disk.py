@@ -30,6 +30,8 @@ MODE_PAGE_ERROR_RECOVERY = 0x01
 MODE_PAGE_CACHING = 0x08
 MODE_PAGE_CONTROL = 0x0A
 VPD_BLOCK_LIMITS = 0xB0
+# version descriptor codes (SPC-4 table "Version descriptor values")
+SAM_5, SPC_4, SBC_3 = 0x00A0, 0x0460, 0x04C0
 
 
 def error_outcome(error: BaseException) -> Outcome:
@@ -44,6 +46,7 @@ class ScsiDevice:
     """Dispatch by opcode; subclasses provide the table and the device's properties."""
 
     peripheral_type = DIRECT_ACCESS
+    version_descriptors: tuple[int, ...] = (SAM_5, SPC_4)
     # False while commands that need the medium must fail: they then call check_ready()
     ready = True
     commands: ClassVar[dict[int, CommandFunction]] = PRIMARY_COMMANDS
@@ -95,6 +98,8 @@ class DiskSettings:
 
 class BlockDevice(ScsiDevice):
     """A direct-access disk over a backend."""
+
+    version_descriptors = (SAM_5, SPC_4, SBC_3)
 
     commands: ClassVar[dict[int, CommandFunction]] = {
         **PRIMARY_COMMANDS, **BLOCK_COMMANDS, **VERIFY_COMMANDS}

@@ -38,9 +38,15 @@ def _padded(text: str, width: int) -> bytes:
     return text.encode("ascii", "replace")[:width].ljust(width, b" ")
 
 
+STANDARD_INQUIRY_LENGTH = 96
+VERSION_DESCRIPTORS_AT = 58
+
+
 def standard_inquiry(device: ScsiDevice) -> bytes:
+    """Standard INQUIRY data, with version descriptors naming the standards we follow
+    (initiators and test suites decide on SBC-3 features from them)."""
     identity = device.identity
-    data = bytearray(36)
+    data = bytearray(STANDARD_INQUIRY_LENGTH)
     data[0] = device.peripheral_type
     data[1] = 0x80 if device.removable else 0
     data[2] = SPC4_VERSION
@@ -50,6 +56,9 @@ def standard_inquiry(device: ScsiDevice) -> bytes:
     data[8:16] = _padded(identity.vendor, 8)
     data[16:32] = _padded(identity.product, 16)
     data[32:36] = _padded(identity.revision, 4)
+    for index, descriptor in enumerate(device.version_descriptors[:8]):
+        position = VERSION_DESCRIPTORS_AT + 2 * index
+        data[position : position + 2] = descriptor.to_bytes(2, "big")
     return bytes(data)
 
 

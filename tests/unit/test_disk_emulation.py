@@ -63,7 +63,9 @@ def test_scst_identifiers_match_the_documented_example() -> None:
 def test_standard_inquiry(disk: Harness) -> None:
     reply = disk(bytes([0x12, 0, 0, 0, 255, 0]), data_in_length=255)
     data = reply.data_in
-    assert data is not None and len(data) == 36 and reply.residual == 255 - 36
+    assert data is not None and len(data) == 96 and reply.residual == 255 - 96
+    assert data[4] == 91
+    assert data[58:64] == bytes([0x00, 0xA0, 0x04, 0x60, 0x04, 0xC0])  # SAM-5, SPC-4, SBC-3
     assert data[0] == 0x00 and data[2] == 0x06
     assert data[8:16] == b"SCST_FIO" and data[16:32] == b"disk01".ljust(16)
 
