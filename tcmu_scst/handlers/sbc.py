@@ -76,19 +76,26 @@ def read(device: BlockDevice, command: Command) -> Outcome | Deferred:
     return run
 
 
-def write(device: BlockDevice, command: Command) -> Outcome | Deferred:
+def checked_write(device: BlockDevice, command: Command) -> tuple[int, int]:
+    """LBA and byte count of a command that writes: the device must be ready and writable,
+    the range inside it, and the Data-Out at least as long as the blocks named."""
     if not device.ready:
         device.check_ready()
     if device.read_only:
         raise write_protected()
     lba, blocks = checked_range(device, command)
     length = blocks * device.block_size
+    if length > command.data_length:
+        raise invalid_field_in_cdb(len(command.cdb) - 2)  # more blocks than data sent
+    return lba, length
+
+
+def write(device: BlockDevice, command: Command) -> Outcome | Deferred:
+    lba, length = checked_write(device, command)
+    if length == 0:
+        return DATA_OUT_CONSUMED
     views = command.iovecs
     if length != command.data_length:
-        if length > command.data_length:
-            raise invalid_field_in_cdb(len(command.cdb) - 2)  # more blocks than data sent
-        if length == 0:
-            return DATA_OUT_CONSUMED
         views = _trimmed(views, length)
     offset = lba * device.block_size
     backend = device.backend

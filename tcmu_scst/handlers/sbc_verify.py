@@ -10,8 +10,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from .outcome import DATA_OUT_CONSUMED, NO_DATA, Deferred, Outcome
-from .sbc import checked_range
-from .sense import MISCOMPARE, CheckCondition, invalid_field_in_cdb, write_protected
+from .sbc import checked_range, checked_write
+from .sense import MISCOMPARE, CheckCondition, invalid_field_in_cdb
 
 if TYPE_CHECKING:
     from ..uio.ring import Command
@@ -69,15 +69,7 @@ def verify(device: BlockDevice, command: Command) -> Outcome | Deferred:
 
 
 def write_and_verify(device: BlockDevice, command: Command) -> Outcome | Deferred:
-    if not device.ready:
-        device.check_ready()
-    if device.read_only:
-        raise write_protected()
-    cdb = command.cdb
-    lba, blocks = checked_range(device, command)
-    length = blocks * device.block_size
-    if length > command.data_length:
-        raise invalid_field_in_cdb(len(cdb) - 2)
+    lba, length = checked_write(device, command)
     if length == 0:
         return DATA_OUT_CONSUMED
     data = command.read_data_out(length)
