@@ -17,9 +17,8 @@ import stat
 from pathlib import Path
 from typing import Protocol
 
+from ..uio.ring import zero_fill
 from .sense import medium_error
-
-ZEROS = memoryview(bytes(1 << 20))
 
 # File systems whose I/O never waits for a device: blocking calls on them are as quick as the
 # non-blocking ones, so they run inline even though they refuse RWF_NOWAIT.
@@ -43,19 +42,6 @@ class Backend(Protocol):
               sync: bool) -> None: ...
     def flush(self) -> None: ...
     def close(self) -> None: ...
-
-
-def _fill_zero(views: list[memoryview], skip: int) -> None:
-    """Zero the buffer from byte ``skip`` on (reads past the end of a short file)."""
-    position = 0
-    for view in views:
-        end = position + len(view)
-        start = max(skip - position, 0)
-        while start < len(view):
-            count = min(len(view) - start, len(ZEROS))
-            view[start : start + count] = ZEROS[:count]
-            start += count
-        position = end
 
 
 class FileBackend:
@@ -107,7 +93,7 @@ class FileBackend:
             rest = _views_after(views, done)
             more = os.preadv(self.fd, rest, offset + done) if rest else 0
             if more <= 0:
-                _fill_zero(views, done)  # past the end of the file reads as zeros
+                zero_fill(views, done)  # past the end of the file reads as zeros
                 return
             done += more
 
@@ -219,7 +205,7 @@ class NullBackend:
         self.size = size
 
     def read(self, views: list[memoryview], offset: int, length: int, nowait: bool) -> None:
-        _fill_zero(views, 0)
+        zero_fill(views, 0)
 
     def write(self, views: list[memoryview], offset: int, length: int, nowait: bool,
               sync: bool) -> None:

@@ -254,7 +254,7 @@ class Ring:
                 uflags = UFLAG_READ_LEN
                 read_len = data_in_length
             else:
-                _zero_fill(command.iovecs, data_in_length)
+                zero_fill(command.iovecs, data_in_length)
         for view in command.iovecs:
             view.release()
         for view in command.bidi_iovecs:
@@ -324,8 +324,8 @@ class Ring:
         self._view.release()
 
 
-def _zero_fill(views: list[memoryview], start: int) -> None:
-    """Zero every byte of the scattered buffer from ``start`` on."""
+def zero_fill(views: list[memoryview], start: int) -> None:
+    """Zero every byte of the scattered buffer ``views`` from byte ``start`` on."""
     offset = 0
     for view in views:
         end = offset + len(view)
