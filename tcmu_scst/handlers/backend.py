@@ -11,6 +11,7 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import errno
+import functools
 import mmap
 import os
 import stat
@@ -25,23 +26,46 @@ from .sense import medium_error
 MEMORY_FILE_SYSTEMS = {0x01021994: "tmpfs", 0x858458F6: "ramfs", 0x958458F6: "hugetlbfs"}
 
 
+FALLOC_KEEP_SIZE = 0x01
+FALLOC_PUNCH_HOLE = 0x02 | FALLOC_KEEP_SIZE  # punching must keep the size (fallocate(2))
+
+
+@functools.cache
+def _libc() -> ctypes.CDLL:
+    libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+    libc.fallocate.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_long, ctypes.c_long]
+    return libc
+
+
+def _clipped(offset: int, length: int, size: int) -> tuple[int, int]:
+    end = min(offset + length, size)
+    return offset, max(0, end - offset)
+
+
 def file_system_magic(fd: int) -> int | None:
     """statfs f_type of the file system holding ``fd`` (None where it cannot be read)."""
     buffer = ctypes.create_string_buffer(256)  # struct statfs; f_type is its first word
-    libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
-    if libc.fstatfs(fd, buffer) != 0:
+    if _libc().fstatfs(fd, buffer) != 0:
         return None
     return ctypes.c_long.from_buffer(buffer).value & 0xFFFFFFFF
 
 
 class Backend(Protocol):
     size: int
+    # UNMAP support: whether deallocate() releases storage, and its preferred alignment
+    can_deallocate: bool
+    deallocate_granularity: int  # bytes (0: any)
+    max_deallocate_bytes: int  # bytes per call the backend handles well (0: unlimited)
 
     def read(self, views: list[memoryview], offset: int, length: int, nowait: bool) -> None: ...
     def write(self, views: list[memoryview], offset: int, length: int, nowait: bool,
               sync: bool) -> None: ...
     def flush(self) -> None: ...
     def close(self) -> None: ...
+    def deallocate(self, offset: int, length: int) -> None:
+        """Release the storage of a byte range; it reads as zeros afterwards."""
+    def extents(self, offset: int, length: int) -> list[tuple[int, int, bool]]:
+        """(offset, length, mapped) runs covering the range, for GET LBA STATUS."""
 
 
 class FileBackend:
@@ -58,6 +82,9 @@ class FileBackend:
         self.size = self._current_size()
         self.nowait_reads = hasattr(os, "RWF_NOWAIT")
         self.nowait_writes = hasattr(os, "RWF_NOWAIT")
+        self.can_deallocate = not self.is_block_device and not read_only
+        self.deallocate_granularity = os.fstatvfs(self.fd).f_bsize
+        self.max_deallocate_bytes = 0
         # Memory-backed files are served inline whatever RWF_NOWAIT says.
         self.in_memory = not self.is_block_device and not o_direct and (
             file_system_magic(self.fd) in MEMORY_FILE_SYSTEMS)
@@ -130,6 +157,39 @@ class FileBackend:
         except OSError as error:
             raise medium_error(write=True) from error
 
+    def deallocate(self, offset: int, length: int) -> None:
+        """Punch a hole (the file keeps its size); reads of it return zeros."""
+        offset, length = _clipped(offset, length, self.size)
+        if length and _libc().fallocate(self.fd, FALLOC_PUNCH_HOLE, ctypes.c_long(offset),
+                                        ctypes.c_long(length)) != 0:
+            error = ctypes.get_errno()
+            if error in (errno.EOPNOTSUPP, errno.ENOSYS):
+                self.can_deallocate = False
+                return  # nothing released, but the data still reads back as written
+            raise medium_error(write=True) from OSError(error, os.strerror(error))
+
+    def extents(self, offset: int, length: int) -> list[tuple[int, int, bool]]:
+        """Data and hole runs from SEEK_DATA/SEEK_HOLE (all mapped where unsupported)."""
+        end = min(offset + length, self.size)
+        runs: list[tuple[int, int, bool]] = []
+        position = offset
+        while position < end:
+            try:
+                data = os.lseek(self.fd, position, os.SEEK_DATA)
+            except OSError as error:
+                if error.errno == errno.ENXIO:  # only a hole until the end of the file
+                    runs.append((position, end - position, False))
+                    break
+                return [(offset, end - offset, True)]
+            if data > position:
+                runs.append((position, min(data, end) - position, False))
+                position = min(data, end)
+                continue
+            hole = os.lseek(self.fd, position, os.SEEK_HOLE)
+            runs.append((position, min(hole, end) - position, True))
+            position = min(hole, end)
+        return runs
+
     def close(self) -> None:
         os.close(self.fd)
 
@@ -201,8 +261,18 @@ def _views_after(views: list[memoryview], skip: int) -> list[memoryview]:
 class NullBackend:
     """No storage: writes vanish, reads return zeros (SCST's vdisk_nullio)."""
 
+    can_deallocate = False
+    deallocate_granularity = 0
+    max_deallocate_bytes = 0
+
     def __init__(self, size: int):
         self.size = size
+
+    def deallocate(self, offset: int, length: int) -> None:
+        return None
+
+    def extents(self, offset: int, length: int) -> list[tuple[int, int, bool]]:
+        return [(offset, max(0, min(offset + length, self.size) - offset), True)]
 
     def read(self, views: list[memoryview], offset: int, length: int, nowait: bool) -> None:
         zero_fill(views, 0)

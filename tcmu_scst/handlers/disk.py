@@ -93,6 +93,7 @@ class DiskSettings:
     nv_cache: bool = False
     removable: bool = False
     rotational: bool = True
+    thin_provisioned: bool = False
     tst: int = 1
 
 

@@ -1,54 +1,33 @@
-"""Handler name → device factory, so a worker can build a device from a plain description.
+"""Handler name → the module that builds its devices.
 
-Parameter values arrive as the strings SCST's grammar produces; the full declared parameter
-set (validation, help texts, defaults) belongs to the management layer.
+Each handler module defines ``HANDLER`` (its SCST name) and ``create(name, params)``; listing
+modules by import path keeps this table the only place that knows them all, and lets a worker
+import only the handlers it serves.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import importlib
+from collections.abc import Mapping
 
-from . import vdisk_fileio, vdisk_nullio
-from .disk import BlockDevice, DiskSettings, ScsiDevice
+from .disk import ScsiDevice
 
-FLAG_PARAMETERS = ("read_only", "write_through", "nv_cache", "removable", "rotational")
+HANDLER_MODULES = {
+    "vdisk_fileio": "tcmu_scst.handlers.vdisk_fileio",
+    "vdisk_blockio": "tcmu_scst.handlers.vdisk_blockio",
+    "vdisk_nullio": "tcmu_scst.handlers.vdisk_nullio",
+    "vcdrom": "tcmu_scst.handlers.vcdrom",
+}
 
 
 class UnknownHandlerError(ValueError):
     pass
 
 
-def disk_settings(params: Mapping[str, str]) -> DiskSettings:
-    settings = DiskSettings()
-    if "blocksize" in params:
-        settings.block_size = int(params["blocksize"])
-    for flag in FLAG_PARAMETERS:
-        if flag in params:
-            setattr(settings, flag, bool(int(params[flag]) & 1))
-    if "tst" in params:
-        settings.tst = int(params["tst"])
-    return settings
-
-
-def _fileio(name: str, params: Mapping[str, str]) -> BlockDevice:
-    return vdisk_fileio.open_device(name, params["filename"], disk_settings(params))
-
-
-def _nullio(name: str, params: Mapping[str, str]) -> BlockDevice:
-    size = int(params.get("size", vdisk_nullio.DEFAULT_SIZE))
-    if "size_mb" in params:
-        size = int(params["size_mb"]) << 20
-    return vdisk_nullio.open_device(name, size, disk_settings(params))
-
-
-FACTORIES: dict[str, Callable[[str, Mapping[str, str]], ScsiDevice]] = {
-    vdisk_fileio.HANDLER: _fileio,
-    vdisk_nullio.HANDLER: _nullio,
-}
-
-
 def open_scsi_device(handler: str, name: str, params: Mapping[str, str]) -> ScsiDevice:
-    factory = FACTORIES.get(handler)
-    if factory is None:
-        raise UnknownHandlerError(f"unknown handler {handler!r}; known: {', '.join(FACTORIES)}")
-    return factory(name, params)
+    module_name = HANDLER_MODULES.get(handler)
+    if module_name is None:
+        raise UnknownHandlerError(
+            f"unknown handler {handler!r}; known: {', '.join(HANDLER_MODULES)}")
+    module = importlib.import_module(module_name)
+    return module.create(name, params)
