@@ -8,35 +8,11 @@ from pathlib import Path
 import pytest
 
 from tcmu_scst.handlers import vdisk_fileio, vdisk_nullio
-from tcmu_scst.handlers.disk import BlockDevice, DiskSettings, ScsiDevice, error_outcome
+from tcmu_scst.handlers.disk import BlockDevice, DiskSettings
 from tcmu_scst.handlers.identity import crc32c, default_t10_dev_id, default_usn
-from tcmu_scst.handlers.outcome import DEFERRED_TYPE
-from tcmu_scst.uio.emulator import Completion, RingEmulator
+from tests.unit.scsi_harness import Harness, sense_of
 
 BLOCKS = 2048
-
-
-class Harness:
-    """Send one CDB, run it as the worker would (blocking I/O inline), return what came back."""
-
-    def __init__(self, device: ScsiDevice):
-        self.device = device
-        self.emulator = RingEmulator(scatter=True, seed=3)
-        self.ring = self.emulator.ring()
-
-    def __call__(self, cdb: bytes, data_out: bytes = b"", data_in_length: int = 0) -> Completion:
-        self.emulator.submit(cdb, data_out=data_out, data_in_length=data_in_length)
-        [command] = self.ring.fetch()
-        result = self.device.execute(command)
-        if type(result) is DEFERRED_TYPE:
-            try:
-                result = result(False)
-            except Exception as error:  # the worker turns these into sense, so do we
-                result = error_outcome(error)
-        command.complete(*result)
-        self.ring.flush()
-        [completion] = self.emulator.reap()
-        return completion
 
 
 @pytest.fixture
@@ -46,11 +22,6 @@ def disk(tmp_path: Path) -> Iterator[Harness]:
     harness = Harness(vdisk_fileio.open_device("disk01", str(image), DiskSettings()))
     yield harness
     harness.emulator.close()
-
-
-def sense_of(completion: Completion) -> tuple[int, int, int]:
-    assert completion.status == 0x02
-    return completion.sense[2] & 0xF, completion.sense[12], completion.sense[13]
 
 
 def test_scst_identifiers_match_the_documented_example() -> None:
