@@ -6,6 +6,7 @@ functions raise :class:`CheckCondition` for errors and this is where it becomes 
 
 from __future__ import annotations
 
+import errno
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -66,6 +67,14 @@ class ScsiDevice:
 
     def check_ready(self) -> None:
         """Raise the sense that explains why the device is not ``ready``."""
+
+    def set_attribute(self, name: str, value: str) -> None:
+        """Change an attribute of the running device (a sysfs write relayed to the worker).
+
+        Only what a device type can change safely between two commands is accepted; the
+        default refuses, as SCST does for read-only attribute files.
+        """
+        raise OSError(errno.EINVAL, f"attribute {name!r} is not changeable at run time")
 
     def mode_pages(self, changeable: bool) -> dict[int, bytes]:
         return {}
