@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import errno
 import logging
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
@@ -15,10 +16,28 @@ from typing import TYPE_CHECKING, ClassVar
 from .backend import Backend
 from .identity import Identity
 from .outcome import Deferred, Outcome
-from .sbc import BLOCK_COMMANDS
+from .sbc import BLOCK_COMMANDS, READ_CAPACITY_16, SERVICE_ACTION_IN_16, read_capacity_16
+from .sbc_compare import COMPARE_COMMANDS, MAX_COMPARE_AND_WRITE_BLOCKS
+from .sbc_medium import MEDIUM_COMMANDS
+from .sbc_provisioning import (
+    GET_LBA_STATUS,
+    MAX_UNMAP_DESCRIPTORS,
+    MAX_WRITE_SAME_BYTES,
+    PROVISIONING_COMMANDS,
+    get_lba_status,
+)
 from .sbc_verify import VERIFY_COMMANDS
-from .sense import CHECK_CONDITION, CheckCondition, internal_target_failure, invalid_opcode
+from .sense import (
+    CHECK_CONDITION,
+    NOT_READY,
+    CheckCondition,
+    internal_target_failure,
+    invalid_opcode,
+)
+from .service_actions import ServiceActionDispatcher
 from .spc import PRIMARY_COMMANDS
+from .spc_opcodes import MAINTENANCE_IN, MAINTENANCE_IN_ACTIONS
+from .spc_pages import PAGE_COMMANDS
 
 if TYPE_CHECKING:
     from ..uio.ring import Command
@@ -30,7 +49,12 @@ DIRECT_ACCESS = 0x00
 MODE_PAGE_ERROR_RECOVERY = 0x01
 MODE_PAGE_CACHING = 0x08
 MODE_PAGE_CONTROL = 0x0A
+VPD_EXTENDED_INQUIRY = 0x86
 VPD_BLOCK_LIMITS = 0xB0
+VPD_BLOCK_CHARACTERISTICS = 0xB1
+VPD_LOGICAL_BLOCK_PROVISIONING = 0xB2
+REPORT_LUNS = 0xA0
+UNLIMITED = 0xFFFFFFFF
 # version descriptor codes (SPC-4 table "Version descriptor values")
 SAM_5, SPC_4, SBC_3 = 0x00A0, 0x0460, 0x04C0
 
@@ -50,11 +74,17 @@ class ScsiDevice:
     version_descriptors: tuple[int, ...] = (SAM_5, SPC_4)
     # False while commands that need the medium must fail: they then call check_ready()
     ready = True
-    commands: ClassVar[dict[int, CommandFunction]] = PRIMARY_COMMANDS
+    commands: ClassVar[dict[int, CommandFunction]] = {
+        **PRIMARY_COMMANDS, **PAGE_COMMANDS,
+        MAINTENANCE_IN: ServiceActionDispatcher(MAINTENANCE_IN_ACTIONS),
+    }
+    # answered by LIO itself for every backstore, listed in REPORT SUPPORTED OPERATION CODES
+    kernel_commands: ClassVar[tuple[int, ...]] = (REPORT_LUNS,)
 
     def __init__(self, identity: Identity, removable: bool = False):
         self.identity = identity
         self.removable = removable
+        self.prevent_removal = False
 
     def execute(self, command: Command) -> Outcome | Deferred:
         function = self.commands.get(command.cdb[0])
@@ -78,6 +108,9 @@ class ScsiDevice:
 
     def mode_pages(self, changeable: bool) -> dict[int, bytes]:
         return {}
+
+    def apply_mode_page(self, code: int, page: bytes) -> None:
+        """Take the changeable bits of a MODE SELECT page (already checked against the mask)."""
 
     def command_set_vpd_pages(self) -> dict[int, bytes]:
         """VPD pages of the device's command set (payloads after the 4-byte header)."""
@@ -112,7 +145,11 @@ class BlockDevice(ScsiDevice):
     version_descriptors = (SAM_5, SPC_4, SBC_3)
 
     commands: ClassVar[dict[int, CommandFunction]] = {
-        **PRIMARY_COMMANDS, **BLOCK_COMMANDS, **VERIFY_COMMANDS}
+        **ScsiDevice.commands, **BLOCK_COMMANDS, **VERIFY_COMMANDS, **PROVISIONING_COMMANDS,
+        **COMPARE_COMMANDS, **MEDIUM_COMMANDS,
+        SERVICE_ACTION_IN_16: ServiceActionDispatcher({
+            READ_CAPACITY_16: read_capacity_16, GET_LBA_STATUS: get_lba_status}),
+    }
 
     def __init__(self, identity: Identity, backend: Backend, settings: DiskSettings):
         super().__init__(identity, settings.removable)
@@ -122,16 +159,45 @@ class BlockDevice(ScsiDevice):
         self.read_only = settings.read_only
         self.write_through = settings.write_through
         self.nv_cache = settings.nv_cache
+        # held by COMPARE AND WRITE from its read to its write, and by every write meanwhile
+        self.atomic_lock = threading.Lock()
+        self.medium_loaded = True
 
     @property
     def blocks(self) -> int:
         return self.backend.size // self.block_size
 
+    @property
+    def thin_provisioned(self) -> bool:
+        """UNMAP offered: asked for, and the backend can really release storage."""
+        return self.settings.thin_provisioned and self.backend.can_deallocate
+
+    @property
+    def max_unmap_blocks(self) -> int:
+        limit = self.backend.max_deallocate_bytes // self.block_size
+        return min(limit, UNLIMITED) if limit else UNLIMITED
+
+    def check_ready(self) -> None:
+        if not self.medium_loaded:
+            raise CheckCondition(NOT_READY, 0x3A, 0x00)  # MEDIUM NOT PRESENT
+
+    def eject_medium(self) -> None:
+        self.medium_loaded = False
+        self.ready = False
+
+    def load_medium(self) -> None:
+        self.medium_loaded = True
+        self.ready = True
+
+    def apply_mode_page(self, code: int, page: bytes) -> None:
+        if code == MODE_PAGE_CACHING:
+            self.write_through = not page[2] & 0x04  # WCE=0: every write reaches the medium
+
     def mode_pages(self, changeable: bool) -> dict[int, bytes]:
-        if changeable:  # nothing can be changed with MODE SELECT yet
+        if changeable:  # only write-back caching can be switched with MODE SELECT
             return {
                 MODE_PAGE_ERROR_RECOVERY: bytes([0x01, 0x0A]) + bytes(10),
-                MODE_PAGE_CACHING: bytes([0x08, 0x12]) + bytes(18),
+                MODE_PAGE_CACHING: bytes([0x08, 0x12, 0x04]) + bytes(17),
                 MODE_PAGE_CONTROL: bytes([0x0A, 0x0A]) + bytes(10),
             }
         caching = bytearray([0x08, 0x12]) + bytearray(18)
@@ -147,14 +213,50 @@ class BlockDevice(ScsiDevice):
         }
 
     def command_set_vpd_pages(self) -> dict[int, bytes]:
-        return {VPD_BLOCK_LIMITS: self.block_limits()}
+        pages = {
+            VPD_EXTENDED_INQUIRY: self.extended_inquiry(),
+            VPD_BLOCK_LIMITS: self.block_limits(),
+            VPD_BLOCK_CHARACTERISTICS: self.block_characteristics(),
+        }
+        if self.thin_provisioned:
+            pages[VPD_LOGICAL_BLOCK_PROVISIONING] = self.logical_block_provisioning()
+        return pages
+
+    def extended_inquiry(self) -> bytes:
+        """Extended INQUIRY Data VPD: simple task attribute; which write cache we have."""
+        page = bytearray(0x3C)
+        page[1] = 0x01  # SIMPSUP (LIO does not pass ORDERED/HEAD OF QUEUE to TCMU)
+        cached = not (self.write_through or self.nv_cache)
+        page[2] = (0x02 if self.nv_cache else 0) | (0x01 if cached else 0)  # NV_SUP, V_SUP
+        return bytes(page)
 
     def block_limits(self) -> bytes:
-        """Block Limits VPD (SBC-3 length 0x3C): transfer sizes; no UNMAP, no WRITE SAME."""
+        """Block Limits VPD (SBC-3 length 0x3C); offsets below are from byte 4 of the page."""
+        size = self.block_size
         page = bytearray(0x3C)
-        page[4:8] = (self.settings.max_transfer_bytes // self.block_size).to_bytes(4, "big")
-        page[8:12] = (self.settings.optimal_transfer_bytes // self.block_size).to_bytes(4, "big")
+        page[0] = 0x01  # WSNZ: WRITE SAME of zero blocks is refused, not "to the end"
+        page[1] = MAX_COMPARE_AND_WRITE_BLOCKS
+        page[4:8] = (self.settings.max_transfer_bytes // size).to_bytes(4, "big")
+        page[8:12] = (self.settings.optimal_transfer_bytes // size).to_bytes(4, "big")
+        if self.thin_provisioned:
+            granularity = max(1, self.backend.deallocate_granularity // size)
+            page[16:20] = self.max_unmap_blocks.to_bytes(4, "big")
+            page[20:24] = MAX_UNMAP_DESCRIPTORS.to_bytes(4, "big")
+            page[24:28] = granularity.to_bytes(4, "big")
+            page[28] = 0x80  # UGAVALID, alignment 0
+        page[32:40] = (MAX_WRITE_SAME_BYTES // size).to_bytes(8, "big")
         return bytes(page)
+
+    def block_characteristics(self) -> bytes:
+        """Block Device Characteristics VPD: rotation rate 1 means solid state."""
+        page = bytearray(0x3C)
+        if not self.settings.rotational:
+            page[0:2] = (1).to_bytes(2, "big")
+        return bytes(page)
+
+    def logical_block_provisioning(self) -> bytes:
+        """LBPU, LBPWS, LBPWS10, LBPRZ (released blocks read zeros); thin provisioned."""
+        return bytes([0x00, 0xE4, 0x00, 0x02])
 
     def block_descriptor(self) -> bytes:
         blocks = min(self.blocks, 0xFFFFFFFF)

@@ -101,8 +101,17 @@ def write(device: BlockDevice, command: Command) -> Outcome | Deferred:
     backend = device.backend
     sync = device.write_through or (len(command.cdb) > 6 and bool(command.cdb[1] & 0x08))  # FUA
 
+    lock = device.atomic_lock
+
     def run(nowait: bool) -> Outcome:
-        backend.write(views, offset, length, nowait, sync)
+        # COMPARE AND WRITE holds this lock from its read to its write: wait for it on an
+        # I/O thread, never in the ring thread
+        if not lock.acquire(not nowait):
+            raise BlockingIOError("COMPARE AND WRITE in progress")
+        try:
+            backend.write(views, offset, length, nowait, sync)
+        finally:
+            lock.release()
         return DATA_OUT_CONSUMED
 
     return run
@@ -118,13 +127,9 @@ def read_capacity_16(device: BlockDevice, command: Command) -> Outcome:
     data = bytearray(32)
     data[0:8] = (device.blocks - 1).to_bytes(8, "big")
     data[8:12] = device.block_size.to_bytes(4, "big")
+    if device.thin_provisioned:
+        data[14] = 0xC0  # LBPME, LBPRZ: deallocated blocks read as zeros
     return respond(command, bytes(data), be(command.cdb, 10, 4))
-
-
-def service_action_in_16(device: BlockDevice, command: Command) -> Outcome:
-    if command.cdb[1] & 0x1F == READ_CAPACITY_16:
-        return read_capacity_16(device, command)
-    raise invalid_field_in_cdb(1, 4)
 
 
 def synchronize_cache(device: BlockDevice, command: Command) -> Outcome | Deferred:
@@ -150,7 +155,6 @@ BLOCK_COMMANDS = {
     READ_6: read, READ_10: read, READ_12: read, READ_16: read,
     WRITE_6: write, WRITE_10: write, WRITE_12: write, WRITE_16: write,
     READ_CAPACITY_10: read_capacity_10,
-    SERVICE_ACTION_IN_16: service_action_in_16,
     SYNCHRONIZE_CACHE_10: synchronize_cache,
     SYNCHRONIZE_CACHE_16: synchronize_cache,
 }

@@ -93,3 +93,18 @@ def internal_target_failure() -> CheckCondition:
 def medium_error(write: bool, lba: int | None = None) -> CheckCondition:
     """Unrecovered read error (11/00) or write error (0C/00), with the LBA when known."""
     return CheckCondition(MEDIUM_ERROR, 0x0C if write else 0x11, 0, information=lba)
+
+
+def invalid_field_in_parameter_list(byte: int | None = None,
+                                    bit: int | None = None) -> CheckCondition:
+    return CheckCondition(ILLEGAL_REQUEST, 0x26, 0, field_pointer=byte, bit_pointer=bit,
+                          in_cdb=False)
+
+
+def parameter_list_length_error() -> CheckCondition:
+    return CheckCondition(ILLEGAL_REQUEST, 0x1A, 0)
+
+
+def miscompare(offset: int) -> CheckCondition:
+    """MISCOMPARE DURING VERIFY OPERATION, INFORMATION = offset of the first differing byte."""
+    return CheckCondition(MISCOMPARE, 0x1D, 0, information=offset)

@@ -48,7 +48,7 @@ def test_inquiry_is_cut_to_the_allocation_length(disk: Harness) -> None:
 
 def test_vpd_pages(disk: Harness) -> None:
     supported = disk(bytes([0x12, 1, 0x00, 0, 255, 0]), data_in_length=255).data_in
-    assert supported is not None and list(supported[4:]) == [0x00, 0x80, 0x83, 0xB0]
+    assert supported is not None and list(supported[4:]) == [0x00, 0x80, 0x83, 0x86, 0xB0, 0xB1]
     serial = disk(bytes([0x12, 1, 0x80, 0, 255, 0]), data_in_length=255).data_in
     assert serial is not None and serial[4:] == b"27cddc71"
     ident = disk(bytes([0x12, 1, 0x83, 0, 255, 0]), data_in_length=255).data_in
