@@ -36,6 +36,13 @@ from .sense import (
 )
 from .service_actions import ServiceActionDispatcher
 from .spc import PRIMARY_COMMANDS
+from .spc_copy import (
+    EXTENDED_COPY,
+    EXTENDED_COPY_ACTIONS,
+    RECEIVE_COPY_RESULTS,
+    RECEIVE_COPY_RESULTS_ACTIONS,
+)
+from .spc_copy import register as register_copy_target
 from .spc_opcodes import MAINTENANCE_IN, MAINTENANCE_IN_ACTIONS
 from .spc_pages import PAGE_COMMANDS
 
@@ -149,6 +156,8 @@ class BlockDevice(ScsiDevice):
         **COMPARE_COMMANDS, **MEDIUM_COMMANDS,
         SERVICE_ACTION_IN_16: ServiceActionDispatcher({
             READ_CAPACITY_16: read_capacity_16, GET_LBA_STATUS: get_lba_status}),
+        EXTENDED_COPY: ServiceActionDispatcher(EXTENDED_COPY_ACTIONS),
+        RECEIVE_COPY_RESULTS: ServiceActionDispatcher(RECEIVE_COPY_RESULTS_ACTIONS),
     }
 
     def __init__(self, identity: Identity, backend: Backend, settings: DiskSettings):
@@ -162,6 +171,7 @@ class BlockDevice(ScsiDevice):
         # held by COMPARE AND WRITE from its read to its write, and by every write meanwhile
         self.atomic_lock = threading.Lock()
         self.medium_loaded = True
+        register_copy_target(self)
 
     @property
     def blocks(self) -> int:

@@ -57,6 +57,11 @@ class Identity:
     usn: str = ""
     setup_id: int = 0
 
+    def eui64(self) -> bytes:
+        """The EUI-64 designator SCST reports when none is configured: the first eight
+        characters of ``t10_dev_id`` (the hex device id for generated ids)."""
+        return self.t10_dev_id.encode("ascii", "replace")[:8].ljust(8, b" ")
+
     def __post_init__(self) -> None:
         self.product = self.product or self.name[:16]
         self.t10_dev_id = self.t10_dev_id or default_t10_dev_id(self.name, self.setup_id)

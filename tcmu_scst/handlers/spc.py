@@ -75,7 +75,7 @@ def vpd_pages(device: ScsiDevice) -> dict[int, bytes]:
     t10_vendor_id = _padded(identity.vendor, 8) + identity.t10_dev_id.encode()
     pages = {
         0x80: identity.usn.encode(),
-        0x83: _designator(0x2, 0x1, t10_vendor_id),
+        0x83: _designator(0x2, 0x1, t10_vendor_id) + _designator(0x1, 0x2, identity.eui64()),
         **device.command_set_vpd_pages(),
     }
     pages[0x00] = bytes(sorted([0x00, *pages]))
