@@ -2,7 +2,9 @@
 
 Per wake-up a device's ring is drained completely; each command runs inline when it can
 (emulated commands, I/O that ``RWF_NOWAIT`` finds in the page cache) and on an I/O thread
-when it would block.  Completions are published with one doorbell per batch.
+when it would block.  Completions are published with one doorbell per batch.  Other inputs
+(the worker's control channel) are served by the same loop between batches, so whatever they
+change in a device never changes under a command being executed.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import os
 import select
 import threading
 import time
+from collections.abc import Callable
 from typing import Protocol
 
 from ..handlers.disk import ScsiDevice, error_outcome
@@ -20,6 +23,8 @@ from ..uio.ring import Command, Ring, TmrNotice
 from .io_threads import IoThreads
 
 log = logging.getLogger(__name__)
+# Longest stretch of busy polling before the loop looks at its other fds (stop, control).
+MAX_POLL_BURST_NS = 10_000_000
 
 
 class EventSource(Protocol):
@@ -92,6 +97,16 @@ class DataPlane:
         self._stop_fd = os.eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC)
         self._poller.register(self._stop_fd, select.EPOLLIN)
         self._stopping = threading.Event()
+        self._readers: dict[int, Callable[[], None]] = {}
+
+    def add_reader(self, fd: int, callback: Callable[[], None]) -> None:
+        """Call ``callback`` in the loop whenever ``fd`` is readable or hung up."""
+        self._poller.register(fd, select.EPOLLIN)
+        self._readers[fd] = callback
+
+    def remove_reader(self, fd: int) -> None:
+        if self._readers.pop(fd, None) is not None:
+            self._poller.unregister(fd)
 
     def add(self, server: DeviceServer) -> None:
         fd = server.source.fileno()
@@ -120,6 +135,8 @@ class DataPlane:
                 self._finish_io()
             elif fd == self._stop_fd:
                 continue
+            elif fd in self._readers:
+                self._readers[fd]()
             elif events & (select.EPOLLERR | select.EPOLLHUP):
                 self._drop(fd, "the kernel removed the device")
             else:
@@ -130,13 +147,16 @@ class DataPlane:
             self._poll_briefly(active)
 
     def _poll_briefly(self, servers: list[DeviceServer]) -> None:
-        """Serve new commands on ``servers`` as they appear, until none came for a while."""
-        deadline = time.monotonic_ns() + self.poll_ns
+        """Serve new commands on ``servers`` as they appear, until none came for a while
+        (and for no more than MAX_POLL_BURST_NS, so stop and control requests are seen)."""
+        now = time.monotonic_ns()
+        limit = now + MAX_POLL_BURST_NS
+        deadline = min(now + self.poll_ns, limit)
         while time.monotonic_ns() < deadline:
             for server in servers:
                 if server.ring.pending():
                     server.service(acknowledge=False)
-                    deadline = time.monotonic_ns() + self.poll_ns
+                    deadline = min(time.monotonic_ns() + self.poll_ns, limit)
             if self.io.finished:
                 self._finish_io()
 

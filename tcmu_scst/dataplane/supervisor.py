@@ -4,16 +4,24 @@ Workers are separate processes for crash isolation and to use more than one core
 that exits without being asked to is restarted with the same devices; its successor resets
 the ring (see ``kernel_actions``) so the initiator retries what was in flight and sees no
 error.  ``start`` returns only when the worker serves every ring, so LUNs can be linked.
+
+``set_attribute`` changes a device while its worker runs (vcdrom media, ...) over the
+worker's control channel (JSON lines on its stdin and stdout, see ``worker``), and records
+the new value in the device's spec, so a restarted worker comes back with it.
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import json
 import logging
 import subprocess
 import sys
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 from .spec import DeviceSpec, specs_to_json
 from .worker import READY
@@ -21,12 +29,91 @@ from .worker import READY
 log = logging.getLogger(__name__)
 
 START_TIMEOUT = 30.0
+CONTROL_TIMEOUT = 10.0
 RESTART_DELAY = 0.1
 MAX_RESTART_DELAY = 5.0
 
 
 class WorkerStartError(RuntimeError):
     """The worker exited or stayed silent instead of reporting that it serves its rings."""
+
+
+class _Reply:
+    def __init__(self) -> None:
+        self.done = threading.Event()
+        self.answer: dict[str, Any] | None = None  # None: the worker exited first
+
+
+class WorkerChannel:
+    """The supervisor's end of one worker process's stdout and stdin.
+
+    A thread reads everything the worker prints: the first line (``READY`` or why not),
+    then one JSON answer per control request, matched to its request by ``id``.
+    """
+
+    def __init__(self, process: subprocess.Popen[str]):
+        self.process = process
+        self.first_line = ""
+        self.first_line_read = threading.Event()
+        self.closed = False
+        self._lock = threading.Lock()
+        self._next_id = 1
+        self._waiting: dict[int, _Reply] = {}
+        threading.Thread(target=self._read, name=f"worker-{process.pid}-stdout",
+                         daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        lines = iter(self.process.stdout.readline, "")
+        self.first_line = next(lines, "")
+        self.first_line_read.set()
+        for line in lines:
+            try:
+                answer = json.loads(line)
+                request_id = answer["id"]
+            except (ValueError, TypeError, KeyError):
+                log.error("worker %d said %r on its control channel", self.process.pid, line)
+                continue
+            with self._lock:
+                reply = self._waiting.pop(request_id, None)
+            if reply is not None:
+                reply.answer = answer
+                reply.done.set()
+        with self._lock:
+            self.closed = True
+            waiting, self._waiting = self._waiting, {}
+            for pipe in (self.process.stdin, self.process.stdout):
+                with contextlib.suppress(OSError):
+                    pipe.close()  # type: ignore[union-attr]
+        for reply in waiting.values():
+            reply.done.set()
+
+    def request(self, device: str, name: str, value: str, timeout: float) -> None:
+        """Set ``name`` of ``device`` to ``value`` in the worker; OSError(errno) if refused."""
+        reply = _Reply()
+        with self._lock:
+            if self.closed:
+                raise OSError(errno.EAGAIN, "the worker is restarting")
+            request_id = self._next_id
+            self._next_id += 1
+            self._waiting[request_id] = reply
+            line = json.dumps({"id": request_id, "device": device, "set": name, "value": value})
+            try:
+                assert self.process.stdin is not None
+                self.process.stdin.write(line + "\n")
+                self.process.stdin.flush()
+            except (OSError, ValueError) as error:
+                self._waiting.pop(request_id, None)
+                raise OSError(errno.EAGAIN, f"the worker is not listening: {error}") from None
+        if not reply.done.wait(timeout):
+            with self._lock:
+                self._waiting.pop(request_id, None)
+            raise OSError(errno.ETIMEDOUT, f"the worker did not answer within {timeout:g} s")
+        answer = reply.answer
+        if answer is None:
+            raise OSError(errno.EIO, "the worker exited before answering")
+        if not answer.get("ok"):
+            raise OSError(answer.get("errno") or errno.EIO, answer.get("message", "refused"))
 
 
 @dataclass
@@ -37,6 +124,7 @@ class Worker:
     restarts: int = 0
     stopping: bool = False
     started: threading.Event = field(default_factory=threading.Event)
+    channel: WorkerChannel | None = None  # the running process's, once it said READY
 
     @property
     def pid(self) -> int | None:
@@ -60,11 +148,12 @@ class Supervisor:
                    "--io-threads", str(self.io_threads)]
         if self.poll_microseconds is not None:
             command += ["--poll-us", str(self.poll_microseconds)]
-        process = subprocess.Popen(command, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL,
+        process = subprocess.Popen(command, stdout=subprocess.PIPE, stdin=subprocess.PIPE,
                                    text=True)
         worker.process = process
-        assert process.stdout is not None
-        line = _read_line_with_timeout(process, self.start_timeout)
+        channel = WorkerChannel(process)
+        channel.first_line_read.wait(self.start_timeout)
+        line = channel.first_line
         if line.strip() != READY:
             process.kill()
             process.wait()
@@ -72,6 +161,7 @@ class Supervisor:
                 f"worker for {worker.key} did not start (exit {process.returncode}, "
                 f"said {line!r}); its log is on stderr"
             )
+        worker.channel = channel
 
     def start(self, key: str, specs: list[DeviceSpec]) -> Worker:
         """Start a worker serving ``specs`` and wait until it serves them all."""
@@ -115,6 +205,28 @@ class Supervisor:
             if worker.stopping:
                 return
 
+    def set_attribute(self, device: str, name: str, value: str,
+                      timeout: float = CONTROL_TIMEOUT) -> None:
+        """Change attribute ``name`` of a served device (as a write of its sysfs file would).
+
+        Waits for the worker's answer and raises OSError with the worker's errno when it
+        refuses (EBUSY, ENOENT, EINVAL...), ENODEV for a device no worker serves, EAGAIN
+        while its worker restarts, ETIMEDOUT when it does not answer.  A change that took
+        effect is also recorded in the device's spec, for the worker's successors.
+        """
+        with self._lock:
+            worker = next((w for w in self.workers.values()
+                           if any(spec.name == device for spec in w.specs)), None)
+        if worker is None:
+            raise OSError(errno.ENODEV, f"no worker serves {device}")
+        channel = worker.channel
+        if channel is None or worker.stopping or channel.process is not worker.process:
+            raise OSError(errno.EAGAIN, f"the worker serving {device} is restarting")
+        channel.request(device, name, value, timeout)
+        with self._lock:
+            worker.specs = [replace(spec, params={**spec.params, name: value})
+                            if spec.name == device else spec for spec in worker.specs]
+
     def stop(self, key: str, timeout: float = 30.0) -> None:
         """SIGTERM the worker (it finishes in-flight commands), SIGKILL after ``timeout``."""
         with self._lock:
@@ -134,13 +246,3 @@ class Supervisor:
     def stop_all(self) -> None:
         for key in list(self.workers):
             self.stop(key)
-
-
-def _read_line_with_timeout(process: subprocess.Popen[str], timeout: float) -> str:
-    """First stdout line of ``process``, or '' if it exits or stays silent for ``timeout``."""
-    result: list[str] = []
-    reader = threading.Thread(target=lambda: result.append(process.stdout.readline()),  # type: ignore[union-attr]
-                              daemon=True)
-    reader.start()
-    reader.join(timeout)
-    return result[0] if result else ""

@@ -3,19 +3,30 @@
 It recovers each device's ring (block, reset, open, serve, unblock), prints ``READY`` on
 stdout once every ring is served (the supervisor links LUNs only after that, because the
 kernel scans a new LUN at once), and serves until SIGTERM, when it finishes in-flight I/O.
+
+After ``READY`` stdin and stdout are the control channel: one JSON object per line each way.
+A request ``{"id": 1, "device": "cd1", "set": "filename", "value": "/x.iso"}`` changes an
+attribute of a device this worker serves; the answer is ``{"id": 1, "ok": true}`` or
+``{"id": 1, "errno": 16, "message": "..."}`` (the errno a sysfs write would fail with).
+Requests run in the data-plane loop between two batches of commands, so a device never
+changes under a command it is executing.
 """
 
 from __future__ import annotations
 
 import argparse
 import cProfile
+import errno
 import gc
+import json
 import logging
 import os
 import signal
 import sys
 from contextlib import ExitStack
+from typing import Any, BinaryIO
 
+from ..handlers.disk import ScsiDevice
 from ..handlers.registry import open_scsi_device
 from ..uio.device import OpenUioDevice
 from ..uio.discovery import find_tcmu_device
@@ -28,9 +39,93 @@ from .spec import DeviceSpec, specs_from_json
 log = logging.getLogger("tcmu_scst.worker")
 READY = "READY"
 DEFAULT_POLL_MICROSECONDS = 200
+MAX_REQUEST_BYTES = 1 << 16
 
 
-def attach(spec: DeviceSpec, plane: DataPlane, io: IoThreads, stack: ExitStack) -> None:
+def apply_request(devices: dict[str, ScsiDevice], request: Any) -> dict[str, Any]:
+    """Carry out one control request; the answer (without its id) as a dict."""
+    if not isinstance(request, dict) or not isinstance(request.get("set"), str):
+        return {"errno": errno.EINVAL, "message": "a request needs \"device\" and \"set\""}
+    name = request.get("device")
+    device = devices.get(name) if isinstance(name, str) else None
+    if device is None:
+        return {"errno": errno.ENODEV, "message": f"no device {request.get('device')!r} here"}
+    value = request.get("value", "")
+    try:
+        device.set_attribute(request["set"], value if isinstance(value, str) else str(value))
+    except OSError as error:
+        return {"errno": error.errno or errno.EIO, "message": error.strerror or str(error)}
+    except Exception as error:  # a bug must not end the worker: report it as EIO
+        log.exception("control request %r failed", request)
+        return {"errno": errno.EIO, "message": repr(error)}
+    return {"ok": True}
+
+
+class ControlChannel:
+    """JSON-lines requests on a pipe (the worker's stdin), answered on another (stdout).
+
+    Registered in the data-plane loop, so it reads only when a line may be waiting and
+    costs the command path nothing.  End of input (the supervisor went away) only closes
+    the channel: the devices keep being served.
+    """
+
+    def __init__(self, devices: dict[str, ScsiDevice], source: int, answers: BinaryIO):
+        self.devices = devices
+        self.source = source
+        self.answers = answers
+        self._pending = b""
+        self._plane: DataPlane | None = None
+
+    def attach(self, plane: DataPlane) -> bool:
+        """Start listening; False when the source cannot be polled (e.g. /dev/null)."""
+        os.set_blocking(self.source, False)
+        try:
+            plane.add_reader(self.source, self.on_readable)
+        except PermissionError:
+            log.info("stdin cannot be polled: no control channel")
+            return False
+        self._plane = plane
+        return True
+
+    def on_readable(self) -> None:
+        try:
+            chunk = os.read(self.source, MAX_REQUEST_BYTES)
+        except BlockingIOError:
+            return
+        if not chunk:
+            self.close()
+            return
+        self._pending += chunk
+        *lines, self._pending = self._pending.split(b"\n")
+        if len(self._pending) > MAX_REQUEST_BYTES:
+            log.error("control request longer than %d bytes dropped", MAX_REQUEST_BYTES)
+            self._pending = b""
+        for line in lines:
+            if line.strip():
+                self.handle(line)
+
+    def handle(self, line: bytes) -> None:
+        try:
+            request = json.loads(line)
+        except ValueError:
+            request_id, answer = None, {"errno": errno.EINVAL, "message": "not JSON"}
+        else:
+            request_id = request.get("id") if isinstance(request, dict) else None
+            answer = apply_request(self.devices, request)
+        log.info("control %s -> %s", line.decode(errors="replace").strip(), answer)
+        try:
+            self.answers.write(json.dumps({"id": request_id, **answer}).encode() + b"\n")
+            self.answers.flush()
+        except (BrokenPipeError, ValueError):  # nobody listens any more
+            self.close()
+
+    def close(self) -> None:
+        if self._plane is not None:
+            self._plane.remove_reader(self.source)
+            self._plane = None
+
+
+def attach(spec: DeviceSpec, plane: DataPlane, io: IoThreads, stack: ExitStack) -> ScsiDevice:
     """Open one device's UIO and start serving its ring, recovering it from a dead worker."""
     device = open_scsi_device(spec.handler, spec.name, spec.params)
     recovered = kernel_actions.block_and_reset(spec.backstore_dir)
@@ -43,6 +138,7 @@ def attach(spec: DeviceSpec, plane: DataPlane, io: IoThreads, stack: ExitStack) 
         if recovered:
             kernel_actions.unblock(spec.backstore_dir)
     log.info("serving %s (%s) on %s", spec.name, spec.handler, uio.device.node)
+    return device
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -60,13 +156,14 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, lambda *_: plane.stop())
     signal.signal(signal.SIGINT, lambda *_: plane.stop())
     with ExitStack() as stack:
-        for spec in specs:
-            attach(spec, plane, io, stack)
+        devices = {spec.name: attach(spec, plane, io, stack) for spec in specs}
         # The hot path allocates short-lived, acyclic objects by the thousand per second:
         # keep the cyclic collector from scanning them over and over.
         gc.freeze()
         gc.set_threshold(100_000, 50, 50)
         print(READY, flush=True)
+        if sys.stdin is not None:
+            ControlChannel(devices, sys.stdin.fileno(), sys.stdout.buffer).attach(plane)
         profile_path = os.environ.get("TCMU_SCST_PROFILE")
         if profile_path:  # developers: where does a worker spend its time?
             cProfile.runctx("plane.run()", globals(), {"plane": plane},
