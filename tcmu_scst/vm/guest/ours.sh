@@ -20,6 +20,25 @@ ours_export() {
     cut -d' ' -f1 "/tmp/$name.ready"
 }
 
+# ours_export_handler NAME HANDLER BYTES [KEY=VALUE...]: ours_export for any handler and an
+# existing backing store (a block device, say): nothing is created, the parameters (filename=
+# included) go to the handler as they are; prints the disk node once it is served.
+ours_export_handler() {
+    local name=$1 handler=$2 bytes=$3
+    shift 3
+    local params=()
+    for param in "$@"; do params+=(--param "$param"); done
+    "$TCMU_VM_PYTHON" -m tcmu_scst.dataplane.standalone --name "$name" --handler "$handler" \
+        --size "$bytes" "${params[@]}" --ready-file "/tmp/$name.ready" \
+        > "/tmp/$name.log" 2>&1 &
+    echo $! > "/tmp/$name.pid"
+    if ! wait_for test -s "/tmp/$name.ready"; then
+        cat "/tmp/$name.log" >&2
+        return 1
+    fi
+    cut -d' ' -f1 "/tmp/$name.ready"
+}
+
 # worker_pids: the data-plane worker processes now running
 worker_pids() {
     pgrep -f "tcmu_scst.dataplane.worker" || true
