@@ -37,6 +37,8 @@ def compare_and_write(device: BlockDevice, command: Command) -> Outcome | Deferr
     if lba + blocks > device.blocks:
         raise lba_out_of_range()
     if blocks == 0:
+        if command.data_length:  # data sent for no blocks: the CDB and the transfer disagree
+            raise invalid_field_in_cdb(13)
         return DATA_OUT_CONSUMED
     size = device.block_size
     length = blocks * size

@@ -184,3 +184,5 @@ def test_compare_and_write(thin: Harness) -> None:
     assert sense_of(thin(compare_and_write(BLOCKS), old + new)) == (5, 0x21, 0)
     assert sense_of(thin(compare_and_write(3), new)) == (5, 0x24, 0)  # half the data
     assert thin(compare_and_write(3, blocks=0)).status == 0
+    # 256 blocks wrap to zero in the one-byte field: data with no blocks is refused
+    assert sense_of(thin(compare_and_write(3, blocks=0), bytes(2 * BLOCK))) == (5, 0x24, 0)
