@@ -6,11 +6,17 @@ For benchmarks, system tests and debugging:
 backstore, starts a supervised worker, links LUN 0, writes the ``/dev/sdX`` path (tcm_loop)
 or the iSCSI URL (``--iscsi IQN``) to the ready file and serves until SIGTERM, then tears
 everything down in reverse order.
+
+``--control-fifo PATH`` lets scripts change attributes at run time (vcdrom media): each line
+``ATTRIBUTE=VALUE`` written to the FIFO is applied through the supervisor, and the answer
+(``{"ok": true}`` or ``{"errno": N, "message": "..."}``) replaces the file ``PATH.reply``.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import json
 import logging
 import os
 import signal
@@ -26,6 +32,7 @@ from .supervisor import Supervisor
 
 log = logging.getLogger("tcmu_scst.standalone")
 SIZE_SUFFIXES = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
+CD_BLOCK_SIZE = 2048
 
 
 def parse_size(text: str) -> int:
@@ -49,7 +56,42 @@ def link(export: LoopbackExport | IscsiTarget, backstore_path: Path, portal: str
     return str(export.wait_for_disk(0))
 
 
-def main(argv: list[str] | None = None) -> int:
+def apply_control_line(supervisor: Supervisor, device: str, line: str) -> dict[str, object]:
+    """One ``ATTRIBUTE=VALUE`` line from the control FIFO, applied; the answer."""
+    name, _, value = line.strip().partition("=")
+    try:
+        supervisor.set_attribute(device, name, value)
+    except OSError as error:
+        return {"errno": error.errno, "message": error.strerror or str(error)}
+    return {"ok": True}
+
+
+def serve_control_fifo(path: Path, supervisor: Supervisor, device: str) -> None:
+    """Apply every line written to the FIFO at ``path``, forever (run on a daemon thread)."""
+    reply = path.with_name(path.name + ".reply")
+    while True:
+        with open(path) as fifo:  # blocks until a writer opens it
+            for line in fifo:
+                if not line.strip():
+                    continue
+                answer = apply_control_line(supervisor, device, line)
+                log.info("control %s -> %s", line.strip(), answer)
+                temporary = reply.with_name(reply.name + ".tmp")
+                temporary.write_text(json.dumps(answer) + "\n")
+                os.replace(temporary, reply)
+
+
+def default_size(handler: str, params: dict[str, str]) -> int:
+    """The backstore size when none is given: the image's, or one block for an empty CD."""
+    filename = params.get("filename")
+    if filename:
+        return os.stat(filename).st_size
+    if handler == "vcdrom":
+        return CD_BLOCK_SIZE
+    raise SystemExit("--size is needed when there is no filename")
+
+
+def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m tcmu_scst.dataplane.standalone",
                                      description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -65,14 +107,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--poll-us", type=int, help="worker's ring watch after serving")
     parser.add_argument("--ready-file", type=Path, help="write the /dev path here when ready")
     parser.add_argument("--configfs", default=DEFAULT_CONFIGFS)
-    arguments = parser.parse_args(argv)
+    parser.add_argument("--control-fifo", type=Path,
+                        help="apply ATTRIBUTE=VALUE lines written to this FIFO (created)")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    arguments = parse_arguments(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
 
     params = dict(item.split("=", 1) for item in arguments.param)
     size = arguments.size
     if size is None:
-        size = os.stat(params["filename"]).st_size
-    block_size = int(params.get("blocksize", "512"))
+        size = default_size(arguments.handler, params)
+    default_block_size = CD_BLOCK_SIZE if arguments.handler == "vcdrom" else 512
+    block_size = int(params.get("blocksize", default_block_size))
     spec = DeviceSpec(arguments.name, arguments.handler, arguments.hba, params,
                       arguments.configfs)
     backstore = create_user_backstore(arguments.name, arguments.hba, arguments.handler,
@@ -92,6 +141,10 @@ def main(argv: list[str] | None = None) -> int:
         worker = supervisor.start(arguments.name, [spec])
         where = link(export, backstore.path, arguments.portal)
         log.info("%s served by worker pid %d as %s", arguments.name, worker.pid, where)
+        if arguments.control_fifo:
+            os.mkfifo(arguments.control_fifo)
+            threading.Thread(target=serve_control_fifo, name="control-fifo", daemon=True,
+                             args=(arguments.control_fifo, supervisor, arguments.name)).start()
         if arguments.ready_file:
             arguments.ready_file.write_text(f"{where} {worker.pid}\n")
         stop.wait()
@@ -100,6 +153,9 @@ def main(argv: list[str] | None = None) -> int:
             export.remove()
         supervisor.stop_all()
         remove_user_backstore(backstore)
+        if arguments.control_fifo:
+            with contextlib.suppress(FileNotFoundError):
+                arguments.control_fifo.unlink()
     return 0
 
 

@@ -38,6 +38,7 @@ GUEST_MODULES: tuple[str, ...] = (
     "sd_mod",
     "sg",
     "sr_mod",
+    "isofs",  # CD images served by vcdrom are mounted in the guest
     "scsi_transport_iscsi",
     "libiscsi_tcp",
     "iscsi_tcp",
