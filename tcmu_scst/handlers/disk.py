@@ -143,6 +143,7 @@ class DiskSettings:
     removable: bool = False
     rotational: bool = True
     thin_provisioned: bool = False
+    o_direct: bool = False
     tst: int = 1
 
 

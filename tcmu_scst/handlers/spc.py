@@ -48,6 +48,8 @@ def standard_inquiry(device: ScsiDevice) -> bytes:
     identity = device.identity
     data = bytearray(STANDARD_INQUIRY_LENGTH)
     data[0] = device.peripheral_type
+    if getattr(device, "dummy", False):
+        data[0] = 0x3F  # SCST nullio dummy=1: qualifier 1, "not connected", no device type
     data[1] = 0x80 if device.removable else 0
     data[2] = SPC4_VERSION
     data[3] = 0x12  # HiSup, response data format 2

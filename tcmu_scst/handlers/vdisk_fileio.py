@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 from collections.abc import Mapping
 
 from .backend import open_file_backend
@@ -16,10 +17,15 @@ VENDOR = "SCST_FIO"
 def open_device(name: str, filename: str, settings: DiskSettings | None = None,
                 identity: Identity | None = None) -> BlockDevice:
     settings = settings or DiskSettings()
-    backend = open_file_backend(filename, read_only=settings.read_only)
+    backend = open_file_backend(filename, read_only=settings.read_only,
+                                o_direct=settings.o_direct)
     return BlockDevice(identity or Identity(name, vendor=VENDOR), backend, settings)
 
 
 def create(name: str, params: Mapping[str, str]) -> BlockDevice:
+    if not params.get("filename"):
+        raise OSError(errno.EINVAL, "File name required: add filename=/absolute/path")
+    if not params["filename"].startswith("/"):
+        raise OSError(errno.EINVAL, f"filename {params['filename']!r} must be absolute")
     return open_device(name, params["filename"], disk_settings(params),
                        identity(name, params, VENDOR))

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from .backend import NullBackend
 from .disk import BlockDevice, DiskSettings
 from .identity import Identity
-from .params import disk_settings, identity
+from .params import disk_settings, identity, invalid, number
 
 HANDLER = "vdisk_nullio"
 VENDOR = "SCST_FIO"
@@ -21,7 +21,16 @@ def open_device(name: str, size: int = DEFAULT_SIZE, settings: DiskSettings | No
 
 
 def create(name: str, params: Mapping[str, str]) -> BlockDevice:
-    size = int(params.get("size", DEFAULT_SIZE))
+    settings = disk_settings(params)
+    size = number(params, "size") if "size" in params else DEFAULT_SIZE
     if "size_mb" in params:
-        size = int(params["size_mb"]) << 20
-    return open_device(name, size, disk_settings(params), identity(name, params, VENDOR))
+        size = number(params, "size_mb") << 20
+    if size <= 0 or size % settings.block_size:
+        raise invalid(f"size {size} is not a positive multiple of the block size "
+                      f"{settings.block_size}")
+    dummy = number(params, "dummy") if "dummy" in params else 0
+    if dummy not in (0, 1):
+        raise invalid(f"dummy={dummy}: use 0 or 1")
+    device = open_device(name, size, settings, identity(name, params, VENDOR))
+    device.dummy = bool(dummy)
+    return device
