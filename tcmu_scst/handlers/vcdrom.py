@@ -15,6 +15,7 @@ descriptor number would otherwise hand that read another file's data).
 from __future__ import annotations
 
 import errno
+import logging
 import os
 import stat
 import weakref
@@ -40,6 +41,8 @@ from .spc_pages import PAGE_COMMANDS
 
 if TYPE_CHECKING:
     from ..uio.ring import Command
+
+log = logging.getLogger(__name__)
 
 HANDLER = "vcdrom"
 VENDOR = "SCST_FIO"
@@ -87,7 +90,13 @@ class CdromDevice(ScsiDevice):
         # a disc that START STOP UNIT ejected, inserted again when it closes the tray
         self._ejected: tuple[FileBackend, str] | None = None
         if filename:
-            self.change_media(filename)
+            # A worker restarted after a crash rebuilds the drive from its spec: a disc that
+            # has gone meanwhile must leave the drive empty, not keep the worker down.
+            try:
+                self.change_media(filename)
+            except OSError as error:
+                log.error("%s: cannot load %s, the drive starts empty: %s", identity.name,
+                          filename, error)
             self.unit_attention = None  # a drive that starts with a disc has nothing to report
             self.media_event = NO_CHANGE
 

@@ -406,6 +406,11 @@ def test_created_with_a_disc_starts_without_attention(images: dict) -> None:
         harness.close()
 
 
+def test_a_disc_that_cannot_be_opened_leaves_the_drive_empty(tmp_path: Path) -> None:
+    device = vcdrom.create("cd03", {"filename": str(tmp_path / "gone.iso")})
+    assert not device.ready and device.filename is None and device.unit_attention is None
+
+
 def test_a_read_in_flight_finishes_on_the_disc_it_was_issued_for(cd: Harness,
                                                                   images: dict) -> None:
     """The old image stays open for a read still running when the disc changes."""
