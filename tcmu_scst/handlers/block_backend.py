@@ -14,8 +14,9 @@ refused with BlockingIOError in direct mode and every transfer runs on an I/O th
 waiting costs the ring nothing.
 
 Geometry (size, logical block size) comes from the block layer's ioctls, discard and
-rotational properties from the queue's sysfs directory.  Both the probe and the discard
-request can be replaced, which lets the unit tests drive the same code over a regular file.
+rotational properties from the queue's sysfs directory.  The probe and the discard and
+zeroing requests can be replaced, which lets the unit tests drive the same code over a
+regular file.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ log = logging.getLogger(__name__)
 BLKSSZGET = 0x1268  # logical block size (int)
 BLKDISCARD = 0x1277  # struct { u64 start; u64 length; } in bytes
 BLKPBSZGET = 0x127B  # physical block size (unsigned int)
+BLKZEROOUT = 0x127F  # struct { u64 start; u64 length; } in bytes
 BLKGETSIZE64 = 0x80081272  # size in bytes (u64)
 
 BOUNCE_BYTES = 1 << 20  # one maximum-size command (DiskSettings.max_transfer_bytes)
@@ -62,7 +64,7 @@ class BlockGeometry:
 
 
 Probe = Callable[[int], BlockGeometry]
-Discard = Callable[[int, int, int], None]  # (fd, offset, length)
+Discard = Callable[[int, int, int], None]  # (fd, offset, length): BLKDISCARD, BLKZEROOUT
 
 
 def not_a_block_device(path: str) -> OSError:
@@ -125,6 +127,11 @@ def probe_block_device(fd: int) -> BlockGeometry:
 def blkdiscard(fd: int, offset: int, length: int) -> None:
     """BLKDISCARD: tell the device the range's contents are no longer needed."""
     fcntl.ioctl(fd, BLKDISCARD, struct.pack("QQ", offset, length))
+
+
+def blkzeroout(fd: int, offset: int, length: int) -> None:
+    """BLKZEROOUT: make the range read as zeros (the device may unmap it to do so)."""
+    fcntl.ioctl(fd, BLKZEROOUT, struct.pack("QQ", offset, length))
 
 
 def _address(view: memoryview) -> int:
@@ -219,7 +226,8 @@ class BlockBackend:
     """A block device read and written with O_DIRECT preadv/pwritev (see the module doc)."""
 
     def __init__(self, path: str | Path, read_only: bool = False, o_direct: bool = True,
-                 probe: Probe | None = None, discard: Discard = blkdiscard):
+                 probe: Probe | None = None, discard: Discard = blkdiscard,
+                 zeroout: Discard = blkzeroout):
         self.path = str(path)
         if probe is None:
             require_block_device(self.path)
@@ -233,6 +241,7 @@ class BlockBackend:
             raise
         self._probe = probe
         self._discard = discard
+        self._zeroout = zeroout
         self.geometry = geometry
         self.size = geometry.size
         self.logical_block_size = geometry.logical_block_size
@@ -387,31 +396,51 @@ class BlockBackend:
             raise medium_error(write=True) from error
 
     def deallocate(self, offset: int, length: int) -> None:
-        """Discard the whole discard granules inside the range (clipped to the device).
+        """Discard the whole discard granules inside the range and zero what is left of it.
 
-        A partial granule at either end is left alone: the device could not release it
-        anyway, and UNMAP lets a device keep blocks mapped.  Discarded blocks may read back
-        as anything the device likes (``deallocate_zeroes`` is False).
+        The callers rely on a released range reading as zeros (WRITE SAME of a zero block
+        with UNMAP is served by releasing it), but a device can only discard whole granules:
+        a 512-byte block inside a 4 KiB granule would keep its old data.  So the partial
+        granules at either end are zeroed with BLKZEROOUT (which lets the device unmap them
+        too, where it can), and so is everything when the device turns out not to discard.
+        What a discarded granule reads back as is the device's business: BLKDISCARD promises
+        nothing (``deallocate_zeroes`` is False); a loop device over a file returns zeros.
         """
         if not self.can_deallocate:
             return
+        block = self.logical_block_size
         end = min(offset + length, self.size)
-        granule = max(self.deallocate_granularity, self.logical_block_size)
-        start = -(-offset // granule) * granule
-        stop = self.size if end == self.size else end // granule * granule
-        stop -= stop % self.logical_block_size
-        if stop <= start:
+        start = -(-offset // block) * block
+        end -= end % block
+        if end <= start:
             return
-        try:
-            self._discard(self.fd, start, stop - start)
-        except OSError as error:
-            if error.errno in (errno.EOPNOTSUPP, errno.ENOTTY):
-                log.warning("%s: discard unsupported (%s); UNMAP releases nothing",
-                            self.path, error.strerror)
+        granule = max(self.deallocate_granularity, block)
+        inner_start = -(-start // granule) * granule
+        inner_end = end if end == self.size else end // granule * granule
+        zero = [(start, end)]
+        if inner_start < inner_end:
+            zero = [(start, inner_start), (inner_end, end)]
+            try:
+                self._discard(self.fd, inner_start, inner_end - inner_start)
+            except OSError as error:
+                if error.errno not in (errno.EOPNOTSUPP, errno.ENOTTY):
+                    log.warning("%s: discard of %d bytes at %d failed: %s", self.path,
+                                inner_end - inner_start, inner_start, error)
+                    raise medium_error(write=True) from error
+                log.warning("%s: discard unsupported (%s); UNMAP releases nothing from now "
+                            "on", self.path, error.strerror)
                 self.can_deallocate = False
-                return
-            log.warning("%s: discard of %d bytes at %d failed: %s", self.path, stop - start,
-                        start, error)
+                zero = [(start, end)]
+        for low, high in zero:
+            if low < high:
+                self._zero(low, high - low)
+
+    def _zero(self, offset: int, length: int) -> None:
+        try:
+            self._zeroout(self.fd, offset, length)
+        except OSError as error:
+            log.warning("%s: zeroing %d bytes at %d failed: %s", self.path, length, offset,
+                        error)
             raise medium_error(write=True) from error
 
     def extents(self, offset: int, length: int) -> list[tuple[int, int, bool]]:

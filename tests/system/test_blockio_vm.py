@@ -1,8 +1,10 @@
 """vdisk_blockio on the real kernel: loop devices over sparse files, exported through tcm_loop.
 
 The first test writes and verifies 64 MiB with fio through our data plane onto a loop device,
-then discards the whole initiator-side disk and checks that the discard reached the loop's
-backing file (its allocated blocks shrink: loop turns discards into hole punches).  The
+releases one 512-byte block with WRITE SAME (UNMAP) and checks that it reads as zeros although
+it is smaller than the discard granule, then discards the whole initiator-side disk and checks
+that the discard reached the loop's backing file (its allocated blocks shrink: loop turns
+discards into hole punches).  The
 second checks what the unit tests can only inject: the ioctl and sysfs answers of a real
 device with 4 KiB logical blocks, the bounce path against it, and the block size rules.  The
 third measures what RWF_NOWAIT does to O_DIRECT reads on a slow device, the fact behind
@@ -48,6 +50,12 @@ def test_fio_verify_and_discard_through_a_loop_device(vm: GuestRunner) -> None:
         {FIO_VERIFY}
         echo "fio-exit=$?"
         echo "=== fio ==="; cat /tmp/fio.out; echo "=== end ==="
+        # WRITE SAME of a zero block with UNMAP, one 512-byte block inside a 4 KiB granule
+        sg_write_same --unmap --lba=1 --num=1 "$disk"
+        echo "lba1-non-zero-bytes=$(dd if="$disk" bs=512 skip=1 count=1 iflag=direct \\
+              status=none | tr -d '\\0' | wc -c)"
+        echo "lba0-non-zero-bytes=$(dd if="$disk" bs=512 count=1 iflag=direct \\
+              status=none | tr -d '\\0' | wc -c)"
         sync
         echo "allocated-before=$(stat -c %b /tmp/backing.img)"
         blkdiscard "$disk" && echo "blkdiscard-exit=0" || echo "blkdiscard-exit=$?"
@@ -62,7 +70,8 @@ def test_fio_verify_and_discard_through_a_loop_device(vm: GuestRunner) -> None:
     """, timeout=600)
     output = result.output
     report(output, "loop-facts", "Vendor", "initiator-discard", "fio-exit", "read:", "write:",
-           "verify:", "allocated-", "blkdiscard-", "non-zero", "io-errors", "bounced", "20")
+           "verify:", "lba", "allocated-", "blkdiscard-", "non-zero", "io-errors", "bounced",
+           "20")
     assert "Vendor identification: SCST_BIO" in output, output
     assert value(output, "fio-exit") == "0", output
     assert_everything_written_and_verified(fio_summary(output))
@@ -71,6 +80,8 @@ def test_fio_verify_and_discard_through_a_loop_device(vm: GuestRunner) -> None:
     assert "O_DIRECT" in output, output
     # discard: the initiator sees it offered, and it reaches the loop's backing file
     assert int(value(output, "initiator-discard-max")) > 0, output
+    assert value(output, "lba1-non-zero-bytes") == "0", output  # released blocks read zeros
+    assert int(value(output, "lba0-non-zero-bytes")) > 0, output  # its neighbour kept fio's
     assert value(output, "blkdiscard-exit") == "0", output
     before = int(value(output, "allocated-before"))
     after = int(value(output, "allocated-after"))

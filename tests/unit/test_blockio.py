@@ -1,7 +1,8 @@
 """vdisk_blockio without a block device: the backend's code paths over a regular file.
 
 The block layer's answers (size, logical block size, discard limits) are injected through the
-backend's ``probe``, and BLKDISCARD through its ``discard``; everything else is real: the file
+backend's ``probe``, and BLKDISCARD and BLKZEROOUT through its ``discard`` and ``zeroout``;
+everything else is real: the file
 is opened with O_DIRECT (on file systems that allow it), and the same alignment checks,
 preadv/pwritev calls and bounce buffers run as on a device.  What only a real device can show
 (the ioctls, sysfs, discard reaching the medium) is in tests/system/test_blockio_vm.py.
@@ -42,7 +43,7 @@ def geometry_of(**overrides: int | bool) -> BlockGeometry:
 
 
 class Discards:
-    """Stands in for BLKDISCARD: records the ranges, or fails with a chosen errno."""
+    """Stands in for BLKDISCARD or BLKZEROOUT: records the ranges, or fails with an errno."""
 
     def __init__(self, fail: int = 0):
         self.ranges: list[tuple[int, int]] = []
@@ -55,8 +56,8 @@ class Discards:
 
 
 def open_backend(path: Path, read_only: bool = False, **geometry: int | bool) -> BlockBackend:
-    backend = BlockBackend(path, read_only=read_only,
-                           probe=lambda fd: geometry_of(**geometry), discard=Discards())
+    backend = BlockBackend(path, read_only=read_only, probe=lambda fd: geometry_of(**geometry),
+                           discard=Discards(), zeroout=Discards())
     if not backend.direct:
         backend.close()
         pytest.skip(f"the file system under {path} refuses O_DIRECT")
@@ -257,40 +258,57 @@ def test_bounce_buffers_honour_alignments_beyond_a_page() -> None:
 
 # --- discard -----------------------------------------------------------------------------
 
-def test_discards_cover_whole_granules_inside_the_range(image: Path) -> None:
+def test_whole_granules_are_discarded_and_the_rest_zeroed(image: Path) -> None:
     backend = open_backend(image, discard_granularity=65536, discard_max_bytes=1 << 30)
-    recorder = backend._discard
-    assert isinstance(recorder, Discards)
+    discards, zeros = backend._discard, backend._zeroout
+    assert isinstance(discards, Discards) and isinstance(zeros, Discards)
     assert backend.can_deallocate and backend.deallocate_granularity == 65536
     assert backend.max_deallocate_bytes == 1 << 30
-    backend.deallocate(1000, 200_000)
-    backend.deallocate(SIZE - 70_000, 1 << 40)  # runs past the end: clipped to the device
-    backend.deallocate(4096, 60_000)  # no whole granule inside
-    backend.deallocate(SIZE + 4096, 4096)  # beyond the device
-    assert recorder.ranges == [(65536, 131072), (SIZE - 65536, 65536)]
+    assert backend.deallocate_zeroes is False
+    backend.deallocate(4096, 200_704)  # granules 1 and 2, with partial granules around them
+    assert discards.ranges == [(65536, 131072)]
+    assert zeros.ranges == [(4096, 61440), (196608, 8192)]
+    discards.ranges.clear(), zeros.ranges.clear()
+    backend.deallocate(SIZE - 69632, 1 << 40)  # runs past the end: clipped to the device
+    assert discards.ranges == [(SIZE - 65536, 65536)] and zeros.ranges == [(SIZE - 69632, 4096)]
+    discards.ranges.clear(), zeros.ranges.clear()
+    backend.deallocate(4096, 61440)  # no whole granule inside: all of it zeroed
+    backend.deallocate(SIZE + 4096, 4096)  # beyond the device: nothing
+    assert discards.ranges == [] and zeros.ranges == [(4096, 61440)]
     backend.close()
 
 
-def test_discard_unsupported_turns_deallocation_off(image: Path) -> None:
+def test_discard_unsupported_zeroes_instead_and_turns_deallocation_off(image: Path) -> None:
     backend = open_backend(image, discard_granularity=4096, discard_max_bytes=1 << 20)
+    zeros = backend._zeroout
+    assert isinstance(zeros, Discards)
     backend._discard = Discards(fail=errno.EOPNOTSUPP)
     backend.deallocate(0, 8192)
     assert not backend.can_deallocate
+    assert zeros.ranges == [(0, 8192)]  # it still reads as zeros
     backend._discard = Discards(fail=errno.EIO)
     backend.deallocate(0, 8192)  # off now: not even tried
     backend.can_deallocate = True
     with pytest.raises(CheckCondition) as caught:
         backend.deallocate(0, 8192)
     assert caught.value.key == 0x3
+    backend._discard = Discards(fail=errno.EOPNOTSUPP)
+    backend._zeroout = Discards(fail=errno.EIO)
+    backend.can_deallocate = True
+    with pytest.raises(CheckCondition) as caught:
+        backend.deallocate(0, 8192)  # neither discarded nor zeroed: an error, not success
+    assert caught.value.key == 0x3
     backend.close()
 
 
 def test_real_blkdiscard_on_a_regular_file_is_refused(image: Path) -> None:
+    zeros = Discards()
     backend = BlockBackend(image, probe=lambda fd: geometry_of(
-        discard_granularity=4096, discard_max_bytes=1 << 20))
+        discard_granularity=4096, discard_max_bytes=1 << 20), zeroout=zeros)
     before = image.read_bytes()
     backend.deallocate(0, 8192)  # the kernel answers ENOTTY: not a block device
     assert not backend.can_deallocate
+    assert zeros.ranges == [(0, 8192)]
     assert image.read_bytes() == before
     backend.close()
 
