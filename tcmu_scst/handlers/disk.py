@@ -265,9 +265,15 @@ class BlockDevice(ScsiDevice):
             page[0:2] = (1).to_bytes(2, "big")
         return bytes(page)
 
+    @property
+    def deallocated_reads_zeros(self) -> bool:
+        """LBPRZ: only when the backend guarantees it (holes do; a discard on a real disk
+        promises nothing about what the range reads back as)."""
+        return getattr(self.backend, "deallocate_zeroes", True)
+
     def logical_block_provisioning(self) -> bytes:
-        """LBPU, LBPWS, LBPWS10, LBPRZ (released blocks read zeros); thin provisioned."""
-        return bytes([0x00, 0xE4, 0x00, 0x02])
+        """LBPU, LBPWS, LBPWS10 and, when true, LBPRZ; thin provisioned."""
+        return bytes([0x00, 0xE0 | (0x04 if self.deallocated_reads_zeros else 0), 0x00, 0x02])
 
     def block_descriptor(self) -> bytes:
         blocks = min(self.blocks, 0xFFFFFFFF)

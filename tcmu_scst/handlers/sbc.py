@@ -128,7 +128,7 @@ def read_capacity_16(device: BlockDevice, command: Command) -> Outcome:
     data[0:8] = (device.blocks - 1).to_bytes(8, "big")
     data[8:12] = device.block_size.to_bytes(4, "big")
     if device.thin_provisioned:
-        data[14] = 0xC0  # LBPME, LBPRZ: deallocated blocks read as zeros
+        data[14] = 0x80 | (0x40 if device.deallocated_reads_zeros else 0)  # LBPME, LBPRZ
     return respond(command, bytes(data), be(command.cdb, 10, 4))
 
 

@@ -3,8 +3,9 @@
 A thin-provisioned disk releases storage when the initiator says blocks are unused (file
 hole punching, or a discard on a block device) and tells it, block by block, what is still
 allocated.  Released blocks read back as zeros (LBPRZ), so WRITE SAME of a zero block with
-UNMAP set may release instead of writing — and only then: releasing a non-zero pattern would
-lose data.  Anchored deallocation is not offered (ANC_SUP=0), so ANCHOR is refused.
+UNMAP set may release instead of writing — and only then, and only where released blocks
+are known to read as zeros (files, not discards on real disks): otherwise data would change.
+Anchored deallocation is not offered (ANC_SUP=0), so ANCHOR is refused.
 """
 
 from __future__ import annotations
@@ -103,7 +104,9 @@ def write_same(device: BlockDevice, command: Command) -> Outcome | Deferred:
     if cdb[1] & 0x10:
         raise invalid_field_in_cdb(1, 4)  # ANCHOR
     no_data_out = sixteen and bool(cdb[1] & 0x01)  # NDOB: the block is all zeros
-    release = bool(cdb[1] & 0x08) and device.thin_provisioned
+    # releasing instead of writing zeros is only honest where released blocks read zeros
+    release = bool(cdb[1] & 0x08) and device.thin_provisioned and \
+        device.deallocated_reads_zeros
     _writable(device)
     lba, blocks = checked_range(device, command)
     if blocks == 0:

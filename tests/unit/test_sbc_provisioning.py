@@ -186,3 +186,15 @@ def test_compare_and_write(thin: Harness) -> None:
     assert thin(compare_and_write(3, blocks=0)).status == 0
     # 256 blocks wrap to zero in the one-byte field: data with no blocks is refused
     assert sense_of(thin(compare_and_write(3, blocks=0), bytes(2 * BLOCK))) == (5, 0x24, 0)
+
+
+def test_no_lbprz_where_released_blocks_may_not_read_zeros(thin: Harness, image: Path) -> None:
+    thin.device.backend.deallocate_zeroes = False  # as a discard on a real disk
+    b2 = thin(bytes([0x12, 1, 0xB2, 0, 8, 0]), data_in_length=8).data_in
+    assert b2 is not None and b2[5] == 0xE0
+    rc16 = thin(bytes([0x9E, 0x10]) + bytes(8) + be(32, 4) + bytes(2), data_in_length=32).data_in
+    assert rc16 is not None and rc16[14] & 0xC0 == 0x80
+    before = allocated_blocks(image)
+    assert thin(write_same_16(0, 32, unmap=True), bytes(BLOCK)).status == 0
+    assert allocated_blocks(image) == before  # zeros written, not released
+    assert thin(read16(0, 32), data_in_length=32 * BLOCK).data_in == bytes(32 * BLOCK)
