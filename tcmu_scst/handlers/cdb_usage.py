@@ -60,6 +60,13 @@ USAGE: dict[tuple[int, int | None], bytes] = {
     (0xAE, None): _usage("ae f2 ffffffff ffffffff 00", CONTROL),  # WRITE AND VERIFY(12)
     (0xAF, None): _usage("af f6 ffffffff ffffffff 00", CONTROL),  # VERIFY(12)
     (0xB7, None): _usage("b7 1f 00000000 ffffffff 00", CONTROL),  # READ DEFECT DATA(12)
+    # multimedia commands (the CD-ROM)
+    (0x43, None): _usage("43 02 0f 000000 ff ffff c7"),  # READ TOC/PMA/ATIP (format in CONTROL)
+    (0x46, None): _usage("46 03 ffff 000000 ffff", CONTROL),  # GET CONFIGURATION
+    (0x4A, None): _usage("4a 01 0000 ff 0000 ffff", CONTROL),  # GET EVENT STATUS NOTIFICATION
+    (0x51, None): _usage("51 00 0000000000 ffff", CONTROL),  # READ DISC INFORMATION
+    (0x52, None): _usage("52 03 ffffffff 00 ffff", CONTROL),  # READ TRACK INFORMATION
+    (0xBD, None): _usage("bd 00 000000000000 ffff 00", CONTROL),  # MECHANISM STATUS
 }
 
 

@@ -87,6 +87,8 @@ class ScsiDevice:
     }
     # answered by LIO itself for every backstore, listed in REPORT SUPPORTED OPERATION CODES
     kernel_commands: ClassVar[tuple[int, ...]] = (REPORT_LUNS,)
+    # executed only to refuse them (a CD-ROM's writes): not reported as supported
+    refused_commands: ClassVar[frozenset[int]] = frozenset()
 
     def __init__(self, identity: Identity, removable: bool = False):
         self.identity = identity

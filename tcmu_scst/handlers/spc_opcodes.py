@@ -31,7 +31,7 @@ def supported_commands(device: ScsiDevice) -> list[tuple[int, int | None, bytes]
     """(opcode, service action or None, usage data) of every command the device executes,
     plus the ones LIO answers for it (REPORT LUNS)."""
     listed: list[tuple[int, int | None, bytes]] = []
-    opcodes = set(device.commands) | set(device.kernel_commands)
+    opcodes = (set(device.commands) | set(device.kernel_commands)) - device.refused_commands
     for opcode in sorted(opcodes):
         function = device.commands.get(opcode)
         if isinstance(function, ServiceActionDispatcher):

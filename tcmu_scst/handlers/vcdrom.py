@@ -32,12 +32,13 @@ from .mmc import (
     NEW_MEDIA,
     NO_CHANGE,
     UNIT_ATTENTION_EXEMPT,
+    WRITE_10,
+    WRITE_12,
+    WRITE_AND_VERIFY_10,
 )
 from .outcome import Deferred, Outcome
 from .params import identity
 from .sense import CHECK_CONDITION, NOT_READY, UNIT_ATTENTION, CheckCondition
-from .spc import PRIMARY_COMMANDS
-from .spc_pages import PAGE_COMMANDS
 
 if TYPE_CHECKING:
     from ..uio.ring import Command
@@ -74,10 +75,11 @@ class CdromDevice(ScsiDevice):
     peripheral_type = CD_DVD
     version_descriptors = (SAM_5, SPC_4, MMC_5)
     block_size = CD_BLOCK_SIZE
-    # REPORT SUPPORTED OPERATION CODES is left out: it lists commands by their CDB usage
-    # masks, which exist for the disk commands only, so it would under-report this drive.
     commands: ClassVar[dict[int, CommandFunction]] = {
-        **PRIMARY_COMMANDS, **PAGE_COMMANDS, **MULTIMEDIA_COMMANDS}
+        **ScsiDevice.commands, **MULTIMEDIA_COMMANDS}
+    # answered only with DATA PROTECT: REPORT SUPPORTED OPERATION CODES must not claim them
+    refused_commands: ClassVar[frozenset[int]] = frozenset({WRITE_10, WRITE_12,
+                                                            WRITE_AND_VERIFY_10})
 
     def __init__(self, identity: Identity, filename: str | None = None):
         super().__init__(identity, removable=True)

@@ -12,6 +12,7 @@ from tcmu_scst.handlers import vcdrom
 from tcmu_scst.handlers.mmc import msf
 from tcmu_scst.handlers.outcome import DEFERRED_TYPE
 from tcmu_scst.handlers.registry import open_scsi_device
+from tcmu_scst.handlers.spc_opcodes import supported_commands
 from tcmu_scst.handlers.vcdrom import CdromDevice
 from tests.unit.scsi_harness import Harness, sense_of
 
@@ -447,3 +448,13 @@ def test_mode_sense_capabilities_page(cd: Harness, images: dict) -> None:
     six = cd(bytes([0x1A, 0, 0x2A, 0, 255, 0]), data_in_length=255).data_in
     assert six is not None and six[4:] == locked[8:]
     assert sense_of(cd(mode_sense_10(0x08), data_in_length=255)) == (5, 0x24, 0)
+
+
+def test_cdrom_reports_its_commands_but_no_writes() -> None:
+    drive = vcdrom.create("cd-rsoc", {})
+    listed = {opcode for opcode, _, _ in supported_commands(drive)}
+    assert {0x43, 0x46, 0x4A, 0x51, 0x52, 0xBD, 0x28, 0xA8, 0x25, 0x1B, 0x1E} <= listed
+    assert not listed & {0x2A, 0xAA, 0x2E}  # refused writes are not claimed
+    for opcode, _, usage in supported_commands(drive):
+        assert usage[0] == opcode
+        assert len(usage) == {0: 6, 1: 10, 2: 10, 4: 16, 5: 12}[opcode >> 5]
