@@ -1,0 +1,120 @@
+"""The tree's building blocks: directories, attribute files and symbolic links.
+
+Every front end (the FUSE mount, the config tool, the shell, tests) sees the SCST tree only
+through these nodes, so they all get the same contents, modes and errors.  Directory contents
+are computed when asked: the tree always shows the current state of the object model and never
+needs to be kept in step with it.
+
+Errors are raised as OSError with SCST's errno and a message that says what to fix; the FUSE
+layer passes the errno to the writer (``echo`` prints it) and logs the message.
+"""
+
+from __future__ import annotations
+
+import errno
+import stat
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+# File modes as SCST's sysfs shows them
+READ_WRITE = stat.S_IFREG | 0o644
+READ_ONLY = stat.S_IFREG | 0o444
+WRITE_ONLY = stat.S_IFREG | 0o200
+SECRET = stat.S_IFREG | 0o600  # CHAP accounts
+DIRECTORY = stat.S_IFDIR | 0o755
+LINK = stat.S_IFLNK | 0o777
+
+
+class Node:
+    mode: int = 0
+
+
+@dataclass
+class Attribute(Node):
+    """A file: ``read`` produces its whole text; ``write`` receives one write(2) call's bytes.
+
+    ``read`` None makes the file write-only, ``write`` None read-only (SCST answers EACCES at
+    open for the wrong direction, which the FUSE layer does from the mode).
+    """
+
+    read: Callable[[], str] | None = None
+    write: Callable[[str], None] | None = None
+    secret: bool = False
+
+    @property
+    def mode(self) -> int:  # type: ignore[override]
+        if self.secret:
+            return SECRET
+        if self.read is None:
+            return WRITE_ONLY
+        return READ_ONLY if self.write is None else READ_WRITE
+
+
+@dataclass
+class Link(Node):
+    """A symbolic link; ``target`` is relative to the link's directory, as sysfs makes them."""
+
+    target: str
+    mode: int = LINK
+
+
+@dataclass
+class Directory(Node):
+    """``entries`` returns the current children by name (called on every lookup)."""
+
+    entries: Callable[[], Mapping[str, Node]] = field(default=lambda: {})
+    mode: int = DIRECTORY
+
+
+def constant(text: str) -> Callable[[], str]:
+    return lambda: text
+
+
+def fixed(children: Mapping[str, Node]) -> Callable[[], Mapping[str, Node]]:
+    return lambda: children
+
+
+class Tree:
+    """The root directory plus the lock that makes every write atomic with respect to the
+    others (SCST serialises management work the same way)."""
+
+    def __init__(self, root: Directory):
+        self.root = root
+        self.lock = threading.RLock()
+
+    def lookup(self, path: str) -> Node:
+        """The node at ``path`` ("/handlers/vdisk_fileio/mgmt"); links are not followed."""
+        node: Node = self.root
+        for part in [part for part in path.split("/") if part]:
+            if not isinstance(node, Directory):
+                raise OSError(errno.ENOTDIR, f"{path}: not a directory")
+            child = node.entries().get(part)
+            if child is None:
+                raise OSError(errno.ENOENT, f"{path}: no such file or directory")
+            node = child
+        return node
+
+    def read(self, path: str) -> str:
+        node = self.lookup(path)
+        if isinstance(node, Directory):
+            raise OSError(errno.EISDIR, f"{path}: is a directory")
+        if not isinstance(node, Attribute) or node.read is None:
+            raise OSError(errno.EACCES, f"{path}: not readable")
+        with self.lock:
+            return node.read()
+
+    def write(self, path: str, text: str) -> None:
+        node = self.lookup(path)
+        if isinstance(node, Directory):
+            raise OSError(errno.EISDIR, f"{path}: is a directory")
+        if not isinstance(node, Attribute) or node.write is None:
+            raise OSError(errno.EACCES, f"{path}: not writable")
+        with self.lock:
+            node.write(text)
+
+    def listdir(self, path: str) -> list[str]:
+        node = self.lookup(path)
+        if not isinstance(node, Directory):
+            raise OSError(errno.ENOTDIR, f"{path}: not a directory")
+        return sorted(node.entries())
