@@ -122,7 +122,7 @@ def _segments(parameters: bytes, start: int, length: int,
         _, flags, _, source, destination, blocks, source_lba, destination_lba = \
             _SEGMENT.unpack_from(parameters, position)
         if source >= len(targets) or destination >= len(targets):
-            raise _aborted(0x26, 0x00)  # a target descriptor index that does not exist
+            raise _aborted(0x0D, 0x02)  # a descriptor index naming no target: unreachable
         for index in (source, destination):
             if targets[index] is None:
                 targets[index] = _target(descriptors[index])
@@ -137,7 +137,9 @@ def _segments(parameters: bytes, start: int, length: int,
         if (source_lba * source_disk.block_size + byte_count > source_disk.backend.size or
                 destination_lba * destination_disk.block_size + byte_count >
                 destination_disk.backend.size):
-            raise _aborted(0x21, 0x00)  # LOGICAL BLOCK ADDRESS OUT OF RANGE
+            # beyond a device's end: aborted with no additional sense, as libiscsi and
+            # VMware expect (the segment number is in INFORMATION)
+            raise CheckCondition(COPY_ABORTED, 0x00, 0x00, information=len(segments))
         if destination_disk.read_only:
             raise write_protected()
         segments.append(_Segment(source_disk, destination_disk, source_lba, destination_lba,
