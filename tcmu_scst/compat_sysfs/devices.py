@@ -1,0 +1,268 @@
+"""SCST devices and the ``handlers/`` side of the tree: add_device, del_device, attributes.
+
+A device is validated completely before anything changes: its parameters against the
+handler's declaration, then by opening it with the very handler code that will serve it (so
+a missing file, a directory, or a regular file given to vdisk_blockio fail here with the
+open's errno).  Only then does the realizer create the LIO backstore and start serving it.
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from ..handlers.params import identity as handler_identity
+from ..handlers.registry import open_scsi_device
+from .declarations import (
+    ADVERTISED,
+    DEVICE_NAME_LIMIT,
+    HANDLER_PARAMS,
+    HANDLER_TYPES,
+    INERT,
+    Access,
+    Key,
+    Param,
+)
+from .grammar import invalid, next_word, parameters, split_command, words
+from .help_text import handler_usage
+from .nodes import Attribute, Directory, Link, Node
+from .realizer import DeviceRequest, Realizer
+
+log = logging.getLogger(__name__)
+
+# fileio parses with no allow-list in SCST: these are accepted beyond the advertised ones
+FILEIO_EXTRA = ("size", "size_mb", "dummy", "lb_per_pb_exp")
+CDROM_BLOCK_SIZE = 2048
+
+
+@dataclass
+class Export:
+    """One LUN that maps a device, as its ``exported/exportN`` link shows it."""
+
+    number: int
+    lun_path: str  # from the tree root, e.g. targets/iscsi/<iqn>/luns/0
+
+
+@dataclass
+class Device:
+    name: str
+    handler: str
+    params: dict[str, str]  # given at creation or written since (the "was set" memory)
+    size: int
+    block_size: int
+    exports: list[Export] = field(default_factory=list)
+    export_counter: int = 0
+
+    def value(self, param: Param) -> str:
+        return self.params.get(param.name, param.default)
+
+    @property
+    def read_only(self) -> bool:
+        return self.params.get("read_only", "0") not in ("0", "")
+
+
+def _key(param: Param, device: Device) -> bool:
+    if param.key is Key.ALWAYS:
+        return True
+    if param.key is Key.WHEN_SET:
+        return param.name in device.params
+    if param.key is Key.NON_DEFAULT:
+        value = device.value(param)
+        if param.flag:
+            return (int(value or "0", 0) & 1) != (int(param.default or "0", 0) & 1)
+        return param.name in device.params and value != param.default
+    return False
+
+
+class DeviceRegistry:
+    """All SCST devices of every handler (names are unique across handlers)."""
+
+    def __init__(self, realizer: Realizer):
+        self.realizer = realizer
+        self.devices: dict[str, Device] = {}
+        # called before a device goes: removes the LUNs that map it (SCST allows deleting a
+        # mapped device and unmaps it first)
+        self.before_delete: Callable[[Device], None] = lambda device: None
+
+    # --- mgmt -----------------------------------------------------------------------------
+
+    def mgmt(self, handler: str, text: str) -> None:
+        verb, rest = split_command(text)
+        name, tail = next_word(rest)
+        if verb == "add_device":
+            if name is None:
+                raise invalid("Device name required: add_device NAME [param=value; ...]")
+            self.add_device(handler, name, tail)
+        elif verb == "del_device":
+            if name is None:
+                raise invalid("Device name required: del_device NAME")
+            if words(tail):
+                raise invalid(f"Syntax error: del_device takes only a name, not {tail.strip()!r}")
+            self.del_device(handler, name)
+        else:
+            raise invalid(f"Unknown action {verb!r}: use add_device or del_device "
+                          f"(read handlers/{handler}/mgmt for the usage)")
+
+    def add_device(self, handler: str, name: str, parameter_text: str) -> Device:
+        if len(name) > DEVICE_NAME_LIMIT:
+            raise invalid(f"device name {name!r} is longer than {DEVICE_NAME_LIMIT} characters")
+        if name in self.devices:
+            raise OSError(errno.EEXIST, f"device {name!r} already exists "
+                          f"(handler {self.devices[name].handler})")
+        params = self._checked_params(handler, parameters(parameter_text))
+        size, block = self._probe(handler, name, params)
+        request = DeviceRequest(name, handler, params, size, block)
+        self.realizer.create_device(request)
+        device = Device(name, handler, params, size, block)
+        self.devices[name] = device
+        log.info("Added device %s to handler %s", name, handler)
+        return device
+
+    def del_device(self, handler: str, name: str) -> None:
+        device = self.devices.get(name)
+        if device is None or device.handler != handler:
+            raise invalid(f"Device {name!r} not found in handler {handler}")
+        self.before_delete(device)
+        self.realizer.delete_device(name)
+        del self.devices[name]
+        log.info("Deleted device %s", name)
+
+    def _checked_params(self, handler: str, pairs: list[tuple[str, str]]) -> dict[str, str]:
+        allowed = set(ADVERTISED[handler])
+        if handler == "vdisk_fileio":
+            allowed |= set(FILEIO_EXTRA)
+        params: dict[str, str] = {}
+        for name, value in pairs:
+            if name not in allowed:
+                raise invalid(f"Unknown parameter {name!r} for {handler}; the parameters are: "
+                              f"{', '.join(ADVERTISED[handler])}")
+            if name == "filename" and name in params:
+                raise invalid("filename given twice")
+            if name in INERT and value not in INERT[name]:
+                raise invalid(f"{name}={value} is not supported here; accepted: "
+                              f"{', '.join(repr(v) for v in INERT[name])}")
+            params[name] = value
+        if handler in ("vdisk_fileio", "vdisk_blockio"):
+            filename = params.get("filename")
+            if not filename:
+                raise invalid("File name required: add filename=/absolute/path")
+            if not filename.startswith("/"):
+                raise invalid(f"filename {filename!r} must be an absolute path")
+        return params
+
+    def _probe(self, handler: str, name: str, params: dict[str, str]) -> tuple[int, int]:
+        """Open the device as its worker will, for its size and any error, then close it."""
+        if handler == "vcdrom":
+            return 0, CDROM_BLOCK_SIZE
+        handler_params = {key: value for key, value in params.items() if key not in INERT}
+        device = open_scsi_device(handler, name, handler_params)
+        try:
+            backend = device.backend  # type: ignore[attr-defined]
+            return backend.size, device.block_size  # type: ignore[attr-defined]
+        finally:
+            backend_close = getattr(getattr(device, "backend", None), "close", None)
+            if backend_close is not None:
+                backend_close()
+
+    # --- attributes -----------------------------------------------------------------------
+
+    def write_attribute(self, device: Device, param: Param, text: str) -> None:
+        value = text.strip().split("\n")[0].strip()
+        if param.name == "resync_size":
+            self.realizer.set_device_attribute(device.name, "resync_size", "1")
+            return
+        if param.name == "filename" and device.handler == "vcdrom":
+            if value and not value.startswith("/"):
+                raise invalid(f"filename {value!r} must be an absolute path (empty ejects)")
+            self.realizer.set_device_attribute(device.name, "filename", value)
+            if value:
+                device.params["filename"] = value
+            else:
+                device.params.pop("filename", None)
+            return
+        limits = {"t10_vend_id": 8, "prod_id": 16, "prod_rev_lvl": 4, "t10_dev_id": 25,
+                  "usn": 20}
+        if param.name in limits and len(value) > limits[param.name]:
+            raise invalid(f"{param.name} is at most {limits[param.name]} characters")
+        self.realizer.set_device_attribute(device.name, param.name, value)
+        device.params[param.name] = value
+
+    def read_attribute(self, device: Device, param: Param) -> str:
+        if param.name == "size":
+            value = str(device.size)
+        elif param.name == "size_mb":
+            value = str(device.size >> 20)
+        elif param.name == "blocksize":
+            value = str(device.block_size)
+        elif param.name == "filename":
+            value = device.params.get("filename") or "none"
+            key = "\n[key]" if "filename" in device.params else ""
+            return f"{value}{key}\n\n"  # SCST prints one extra newline here
+        elif param.name in ("t10_dev_id", "usn", "t10_vend_id", "prod_id"):
+            value = device.params.get(param.name) or self._identity_default(device, param.name)
+        else:
+            value = device.value(param)
+            if param.flag:
+                value = str(int(value or "0", 0) & 1)
+        return value + ("\n[key]\n" if _key(param, device) else "\n")
+
+    def _identity_default(self, device: Device, name: str) -> str:
+        vendor = "SCST_BIO" if device.handler == "vdisk_blockio" else "SCST_FIO"
+        ident = handler_identity(device.name, device.params, vendor)
+        return {"t10_dev_id": ident.t10_dev_id, "usn": ident.usn, "t10_vend_id": ident.vendor,
+                "prod_id": ident.product}[name]
+
+    # --- tree -----------------------------------------------------------------------------
+
+    def device_directory(self, device: Device) -> Directory:
+        def entries() -> dict[str, Node]:
+            children: dict[str, Node] = {
+                "type": Attribute(read=lambda: HANDLER_TYPES[device.handler] + "\n"),
+                "handler": Link(f"../../handlers/{device.handler}"),
+                "exported": Directory(lambda: {
+                    f"export{export.number}": Link(f"../../../{export.lun_path}")
+                    for export in device.exports}),
+            }
+            for param in HANDLER_PARAMS[device.handler]:
+                if param.access is Access.NONE:
+                    continue
+                children[param.name] = self._attribute_node(device, param)
+            return children
+
+        return Directory(entries)
+
+    def _attribute_node(self, device: Device, param: Param) -> Attribute:
+        def read() -> str:
+            return self.read_attribute(device, param)
+
+        def write(text: str) -> None:
+            self.write_attribute(device, param, text)
+
+        if param.access is Access.WRITE_ONLY:
+            return Attribute(write=write)
+        if param.access is Access.READ_WRITE:
+            return Attribute(read=read, write=write)
+        return Attribute(read=read)
+
+    def devices_directory(self) -> Directory:
+        return Directory(lambda: {name: self.device_directory(device)
+                                  for name, device in self.devices.items()})
+
+    def handlers_directory(self) -> Directory:
+        def handler_entries(handler: str) -> dict[str, Node]:
+            children: dict[str, Node] = {
+                "mgmt": Attribute(read=lambda: handler_usage(handler),
+                                  write=lambda text: self.mgmt(handler, text)),
+                "type": Attribute(read=lambda: HANDLER_TYPES[handler] + "\n"),
+                "trace_level": Attribute(read=lambda: "out_of_mem | minor | pid | line | "
+                                         "function | special | mgmt | mgmt_dbg\n"),
+            }
+            for name, device in self.devices.items():
+                if device.handler == handler:
+                    children[name] = Link(f"../../devices/{name}")
+            return children
+
+        return Directory(lambda: {handler: Directory(lambda h=handler: handler_entries(h))
+                                  for handler in HANDLER_TYPES})

@@ -1,0 +1,59 @@
+"""The usage texts that reading a ``mgmt`` file prints (SCST's self-documentation).
+
+Their layout is what SCST tools parse: the ``Usage:`` lines, the "where parameters" line and
+"The following parameters available: a, b, c" (scst_sysfs.md section 3.2).
+"""
+
+from __future__ import annotations
+
+from .declarations import creation_params
+
+PARAMETERS_LINE = "where parameters are one or more param_name=value pairs separated by ';'"
+
+
+def _usage(commands: list[str]) -> str:
+    lines = [f'Usage: echo "{commands[0]}" >mgmt']
+    lines += [f'       echo "{command}" >mgmt' for command in commands[1:]]
+    return "\n".join(lines) + "\n"
+
+
+def handler_usage(handler: str) -> str:
+    text = _usage(["add_device device_name [parameters]", "del_device device_name"])
+    text += f"\n{PARAMETERS_LINE}\n\n"
+    text += f"The following parameters available: {', '.join(creation_params(handler))}\n"
+    return text
+
+
+def target_driver_usage(driver_attributes: list[str], target_attributes: list[str],
+                        creation: list[str], can_create: bool = True,
+                        extra_commands: list[str] | None = None) -> str:
+    commands = []
+    if can_create:
+        commands += ["add_target target_name [parameters]", "del_target target_name"]
+    if driver_attributes:
+        commands += ["add_attribute <attribute> <value>", "del_attribute <attribute> <value>"]
+    if target_attributes:
+        commands += ["add_target_attribute target_name <attribute> <value>",
+                     "del_target_attribute target_name <attribute> <value>"]
+    commands += extra_commands or []
+    text = _usage(commands) + f"\n{PARAMETERS_LINE}\n\n"
+    if creation:
+        text += f"The following parameters available: {', '.join(creation)}\n"
+    if driver_attributes:
+        text += ("The following target driver attributes available: "
+                 f"{', '.join(driver_attributes)}\n")
+    if target_attributes:
+        text += f"The following target attributes available: {', '.join(target_attributes)}\n"
+    return text + "\n"
+
+
+LUNS_USAGE = _usage([
+    "add H:C:I:L lun [parameters]", "add VNAME lun [parameters]", "del lun",
+    "replace H:C:I:L lun [parameters]", "replace VNAME lun [parameters]",
+    "replace_no_ua H:C:I:L lun [parameters]", "replace_no_ua VNAME lun [parameters]", "clear",
+]) + f"\n{PARAMETERS_LINE}\n\nThe following parameters available: read_only\n"
+
+INI_GROUPS_USAGE = _usage(["create GROUP_NAME", "del GROUP_NAME"])
+
+INITIATORS_USAGE = _usage(["add INITIATOR_NAME", "del INITIATOR_NAME",
+                           "move INITIATOR_NAME DEST_GROUP_NAME", "clear"])

@@ -1,0 +1,137 @@
+"""What the SCST object model asks of the system below it (LIO configfs and our workers).
+
+The model validates a command completely, then calls the realizer; a realizer call either
+does all of its work or raises OSError having undone its own steps, and the model commits its
+new state only after the call returned.  So a failed command leaves both the tree and LIO as
+they were.  Unit tests use :class:`RecordingRealizer`; the daemon uses the LIO one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class DeviceRequest:
+    name: str
+    handler: str
+    params: dict[str, str]  # creation parameters as given (validated)
+    size: int  # bytes the backstore reports
+    block_size: int
+
+
+@dataclass(frozen=True)
+class LunMapping:
+    driver: str
+    target: str
+    group: str | None  # None: the target's default LUN set
+    lun: int
+    device: str
+    read_only: bool
+
+
+@dataclass(frozen=True)
+class SessionInfo:
+    """A live initiator session read from LIO."""
+
+    initiator: str
+    addresses: tuple[str, ...] = ()
+    session_id: int | None = None
+    group: str | None = None
+
+
+class Realizer(Protocol):
+    def create_device(self, request: DeviceRequest) -> None: ...
+    def delete_device(self, name: str) -> None: ...
+    def set_device_attribute(self, name: str, attribute: str, value: str) -> None: ...
+    def device_size(self, request: DeviceRequest) -> int: ...
+    def create_target(self, driver: str, target: str, params: dict[str, str]) -> None: ...
+    def delete_target(self, driver: str, target: str) -> None: ...
+    def enable_target(self, driver: str, target: str, enabled: bool) -> None: ...
+    def set_target_attribute(self, driver: str, target: str, name: str, value: str) -> None: ...
+    def add_lun(self, mapping: LunMapping) -> None: ...
+    def remove_lun(self, mapping: LunMapping) -> None: ...
+    def create_group(self, driver: str, target: str, group: str) -> None: ...
+    def delete_group(self, driver: str, target: str, group: str) -> None: ...
+    def add_initiator(self, driver: str, target: str, group: str, initiator: str) -> None: ...
+    def remove_initiator(self, driver: str, target: str, group: str,
+                         initiator: str) -> None: ...
+    def set_driver_attribute(self, driver: str, name: str, value: str) -> None: ...
+    def sessions(self, driver: str, target: str) -> list[SessionInfo]: ...
+    def add_local_session(self, target: str, session: str) -> None: ...
+    def remove_local_session(self, target: str, session: str) -> None: ...
+    def fc_ports(self) -> list[str]: ...
+
+
+@dataclass
+class RecordingRealizer:
+    """Records every call; ``fail_on`` makes the named operation raise (tests of undo)."""
+
+    calls: list[tuple[str, tuple]] = field(default_factory=list)
+    fail_on: dict[str, OSError] = field(default_factory=dict)
+    live_sessions: dict[tuple[str, str], list[SessionInfo]] = field(default_factory=dict)
+    ports: list[str] = field(default_factory=list)
+
+    def _record(self, operation: str, *arguments: object) -> None:
+        error = self.fail_on.get(operation)
+        if error is not None:
+            raise error
+        self.calls.append((operation, arguments))
+
+    def create_device(self, request: DeviceRequest) -> None:
+        self._record("create_device", request)
+
+    def delete_device(self, name: str) -> None:
+        self._record("delete_device", name)
+
+    def set_device_attribute(self, name: str, attribute: str, value: str) -> None:
+        self._record("set_device_attribute", name, attribute, value)
+
+    def device_size(self, request: DeviceRequest) -> int:
+        return request.size
+
+    def create_target(self, driver: str, target: str, params: dict[str, str]) -> None:
+        self._record("create_target", driver, target, params)
+
+    def delete_target(self, driver: str, target: str) -> None:
+        self._record("delete_target", driver, target)
+
+    def enable_target(self, driver: str, target: str, enabled: bool) -> None:
+        self._record("enable_target", driver, target, enabled)
+
+    def set_target_attribute(self, driver: str, target: str, name: str, value: str) -> None:
+        self._record("set_target_attribute", driver, target, name, value)
+
+    def add_lun(self, mapping: LunMapping) -> None:
+        self._record("add_lun", mapping)
+
+    def remove_lun(self, mapping: LunMapping) -> None:
+        self._record("remove_lun", mapping)
+
+    def create_group(self, driver: str, target: str, group: str) -> None:
+        self._record("create_group", driver, target, group)
+
+    def delete_group(self, driver: str, target: str, group: str) -> None:
+        self._record("delete_group", driver, target, group)
+
+    def add_initiator(self, driver: str, target: str, group: str, initiator: str) -> None:
+        self._record("add_initiator", driver, target, group, initiator)
+
+    def remove_initiator(self, driver: str, target: str, group: str, initiator: str) -> None:
+        self._record("remove_initiator", driver, target, group, initiator)
+
+    def set_driver_attribute(self, driver: str, name: str, value: str) -> None:
+        self._record("set_driver_attribute", driver, name, value)
+
+    def sessions(self, driver: str, target: str) -> list[SessionInfo]:
+        return self.live_sessions.get((driver, target), [])
+
+    def add_local_session(self, target: str, session: str) -> None:
+        self._record("add_local_session", target, session)
+
+    def remove_local_session(self, target: str, session: str) -> None:
+        self._record("remove_local_session", target, session)
+
+    def fc_ports(self) -> list[str]:
+        return list(self.ports)

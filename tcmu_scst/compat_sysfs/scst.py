@@ -1,0 +1,69 @@
+"""The whole SCST tree: root files, ``handlers/``, ``devices/``, ``targets/``.
+
+``ScstSystem`` owns the object model and the realizer, and its :class:`Tree` records the
+result of every write in ``last_sysfs_mgmt_res`` (``0`` or a negative errno), which SCST's
+tools read after a write.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from .devices import DeviceRegistry
+from .grammar import c_integer, invalid
+from .luns import LunManager
+from .nodes import Attribute, Directory, Node, Tree
+from .realizer import Realizer
+from .targets import VERSION, Targets
+
+log = logging.getLogger(__name__)
+
+
+class ScstTree(Tree):
+    """A Tree that remembers the last write's result, as SCST's sysfs does."""
+
+    def __init__(self, root: Directory):
+        super().__init__(root)
+        self.last_result = 0
+
+    def write(self, path: str, text: str) -> None:
+        with self.lock:
+            try:
+                super().write(path, text)
+            except OSError as error:
+                self.last_result = -(error.errno or 5)
+                log.warning("%s: %s", path, error.strerror or error)
+                raise
+            self.last_result = 0
+
+
+class ScstSystem:
+    def __init__(self, realizer: Realizer):
+        self.realizer = realizer
+        self.devices = DeviceRegistry(realizer)
+        self.luns = LunManager(self.devices, realizer)
+        self.targets = Targets(self.devices, self.luns, realizer)
+        self.setup_id = 0
+        self.tree = ScstTree(Directory(self._root_entries))
+
+    def _root_entries(self) -> dict[str, Node]:
+        return {
+            "version": Attribute(read=lambda: f"SCST version: {VERSION}\n"),
+            "last_sysfs_mgmt_res": Attribute(read=lambda: f"{self.tree.last_result}\n"),
+            "setup_id": Attribute(read=self._read_setup_id, write=self._write_setup_id),
+            "threads": Attribute(read=lambda: "1\n"),
+            "trace_level": Attribute(read=lambda: "out_of_mem | minor | pid | line | function "
+                                     "| special | mgmt | mgmt_dbg\n"),
+            "handlers": self.devices.handlers_directory(),
+            "devices": self.devices.devices_directory(),
+            "targets": self.targets.directory(),
+        }
+
+    def _read_setup_id(self) -> str:
+        return f"{self.setup_id:#x}\n" + ("[key]\n" if self.setup_id else "")
+
+    def _write_setup_id(self, text: str) -> None:
+        value = c_integer(text, "setup_id")
+        if not 0 <= value <= 0xFFFFFFFF:
+            raise invalid("setup_id is an unsigned 32-bit number")
+        self.setup_id = value

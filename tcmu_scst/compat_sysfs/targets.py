@@ -1,0 +1,545 @@
+"""Target drivers and their targets: ``targets/<driver>/...`` with enabled, LUN sets,
+initiator groups and sessions.
+
+Three drivers, as on an SCST host with these modules: ``iscsi`` (virtual targets created with
+``add_target``), ``scst_local`` (local SCSI hosts, each session a ``/dev/sdX``) and ``fcst``
+(one target per FCoE local port, which appear and disappear with the ports: no ``mgmt``).
+"""
+
+from __future__ import annotations
+
+import errno
+import fnmatch
+import logging
+from dataclasses import dataclass, field
+
+from .devices import DeviceRegistry
+from .grammar import c_integer, invalid, next_word, parameters, split_command, words
+from .help_text import INI_GROUPS_USAGE, INITIATORS_USAGE, target_driver_usage
+from .iscsi_params import CHAP_ATTRIBUTES, ISCSI_KEYS, MIN_SECRET
+from .luns import LunManager, LunSet
+from .nodes import Attribute, Directory, Link, Node
+from .realizer import Realizer, SessionInfo
+
+log = logging.getLogger(__name__)
+
+ISCSI, LOCAL, FCOE = "iscsi", "scst_local", "fcst"
+VERSION = "3.11.0-tcmu-scst"
+
+
+@dataclass
+class Group:
+    name: str
+    luns: LunSet
+    initiators: list[str] = field(default_factory=list)
+
+    def matches(self, initiator: str) -> bool:
+        return any(_matches(pattern, initiator) for pattern in self.initiators)
+
+
+def _matches(pattern: str, name: str) -> bool:
+    """SCST's initiator patterns: * and ?, a leading ! inverts; case-insensitive."""
+    inverted = pattern.startswith("!")
+    result = fnmatch.fnmatchcase(name.lower(), pattern.lstrip("!").lower())
+    return result != inverted
+
+
+@dataclass
+class Target:
+    driver: str
+    name: str
+    luns: LunSet
+    enabled: bool = False
+    rel_tgt_id: int = 0
+    groups: dict[str, Group] = field(default_factory=dict)
+    keys: dict[str, str] = field(default_factory=dict)  # iSCSI keys set explicitly
+    users: dict[str, str] = field(default_factory=dict)  # file name -> "user secret"
+    local_sessions: list[str] = field(default_factory=list)
+
+    @property
+    def path(self) -> str:
+        return f"targets/{self.driver}/{self.name}"
+
+
+def _secret_parts(values: list[str], what: str) -> tuple[str, str]:
+    if len(values) != 2:
+        raise invalid(f"{what} needs a user name and a secret: {what} USER SECRET")
+    user, secret = values
+    if len(secret) < MIN_SECRET:
+        raise invalid(f"{what}: the secret must be at least {MIN_SECRET} characters")
+    return user, secret
+
+
+def _instance_name(existing: dict[str, str], base: str) -> str:
+    """SCST's multi-instance files: Name, then Name1, Name2, ..."""
+    if base not in existing:
+        return base
+    number = 1
+    while f"{base}{number}" in existing:
+        number += 1
+    return f"{base}{number}"
+
+
+class Targets:
+    def __init__(self, devices: DeviceRegistry, luns: LunManager, realizer: Realizer):
+        self.devices = devices
+        self.luns = luns
+        self.realizer = realizer
+        self.targets: dict[str, dict[str, Target]] = {ISCSI: {}, LOCAL: {}, FCOE: {}}
+        self.iscsi_enabled = False
+        self.discovery_users: dict[str, str] = {}
+
+    # --- targets --------------------------------------------------------------------------
+
+    def _new_target(self, driver: str, name: str) -> Target:
+        path = f"targets/{driver}/{name}/luns"
+        lun_set = LunSet(driver, name, None, path, len(path.split("/")))
+        return Target(driver, name, lun_set)
+
+    def add_target(self, driver: str, name: str, parameter_text: str) -> Target:
+        if name in self.targets[driver]:
+            raise OSError(errno.EEXIST, f"target {name!r} already exists")
+        params: dict[str, str] = {}
+        users: dict[str, str] = {}
+        if driver == ISCSI:
+            for segment in parameter_text.replace("\n", ";").split(";"):
+                parts = words(segment)
+                if not parts:
+                    continue
+                key = parts[0]
+                if key in CHAP_ATTRIBUTES:
+                    user, secret = _secret_parts(parts[1:], key)
+                    users[_instance_name(users, key)] = f"{user} {secret}"
+                elif key in ISCSI_KEYS:
+                    if len(parts) != 2:
+                        raise invalid(f"{key} takes one value")
+                    params[key] = ISCSI_KEYS[key].normalise(parts[1])
+                elif key != "Alias":
+                    raise invalid(f"Unknown parameter {key!r} for an iSCSI target; set "
+                                  f"attributes after creation instead")
+        elif driver == LOCAL:
+            for key, value in parameters(parameter_text):
+                if key != "session_name":
+                    raise invalid(f"Unknown parameter {key!r}: scst_local takes session_name")
+                params[key] = value
+        target = self._new_target(driver, name)
+        self.realizer.create_target(driver, name, dict(params))
+        target.keys = {key: value for key, value in params.items() if key in ISCSI_KEYS}
+        self.targets[driver][name] = target
+        self.luns.sets.append(target.luns)
+        try:
+            for file, value in users.items():
+                self.realizer.set_target_attribute(driver, name, file, value)
+                target.users[file] = value
+            if driver == LOCAL and "session_name" in params:
+                self.add_local_session(target, params["session_name"])
+        except OSError:
+            self.del_target(driver, name)
+            raise
+        log.info("Target %s added to %s", name, driver)
+        return target
+
+    def del_target(self, driver: str, name: str) -> None:
+        target = self.targets[driver].get(name)
+        if target is None:
+            raise OSError(errno.ENOENT, f"target {name!r} does not exist")
+        for group in list(target.groups.values()):
+            self._drop_group(target, group)
+        for lun in sorted(target.luns.entries):
+            self.luns.remove(target.luns, lun)
+        self.realizer.delete_target(driver, name)
+        self.luns.sets.remove(target.luns)
+        del self.targets[driver][name]
+        log.info("Target %s removed from %s", name, driver)
+
+    def set_enabled(self, target: Target, text: str) -> None:
+        first = text.strip()[:1]
+        if first not in ("0", "1"):
+            raise invalid("enabled: write 1 or 0")
+        wanted = first == "1"
+        if wanted and target.rel_tgt_id == 0:
+            target.rel_tgt_id = self._free_relative_id()
+        self._apply_enabled(target, wanted)
+
+    def _effective(self, target: Target, wanted: bool) -> bool:
+        return wanted and (self.iscsi_enabled or target.driver != ISCSI)
+
+    def _apply_enabled(self, target: Target, wanted: bool) -> None:
+        before = self._effective(target, target.enabled)
+        after = self._effective(target, wanted)
+        if before != after:
+            self.realizer.enable_target(target.driver, target.name, after)
+        target.enabled = wanted
+
+    def set_driver_enabled(self, text: str) -> None:
+        value = text.strip()
+        if value not in ("0", "1"):
+            raise invalid("enabled: write 1 or 0")
+        old = self.iscsi_enabled
+        changed = []
+        try:
+            for target in self.targets[ISCSI].values():
+                if target.enabled and old != (value == "1"):
+                    self.realizer.enable_target(ISCSI, target.name, value == "1")
+                    changed.append(target)
+        except OSError:
+            for target in changed:
+                self.realizer.enable_target(ISCSI, target.name, old)
+            raise
+        self.iscsi_enabled = value == "1"
+
+    def _free_relative_id(self) -> int:
+        used = {target.rel_tgt_id for targets in self.targets.values()
+                for target in targets.values()}
+        number = 1
+        while number in used:
+            number += 1
+        return number
+
+    def set_relative_id(self, target: Target, text: str) -> None:
+        number = c_integer(text, "rel_tgt_id")
+        if not 0 <= number <= 65535 or (number == 0 and target.enabled):
+            raise invalid(f"rel_tgt_id {number}: use 1..65535 (0 only while disabled)")
+        if number and any(other.rel_tgt_id == number and other is not target
+                          for targets in self.targets.values() for other in targets.values()):
+            raise OSError(errno.EBADSLT, f"rel_tgt_id {number} is used by another target")
+        target.rel_tgt_id = number
+
+    def set_key(self, target: Target, key: str, text: str) -> None:
+        value = ISCSI_KEYS[key].normalise(text.split("\n", maxsplit=1)[0])
+        self.realizer.set_target_attribute(target.driver, target.name, key, value)
+        if value == ISCSI_KEYS[key].default:
+            target.keys.pop(key, None)
+        else:
+            target.keys[key] = value
+
+    # --- scst_local sessions --------------------------------------------------------------
+
+    def add_local_session(self, target: Target, session: str) -> None:
+        if session in target.local_sessions:
+            raise OSError(errno.EEXIST, f"session {session!r} already exists")
+        self.realizer.add_local_session(target.name, session)
+        target.local_sessions.append(session)
+
+    def del_local_session(self, target: Target, session: str) -> None:
+        if session not in target.local_sessions:
+            raise invalid(f"session {session!r} not found")
+        self.realizer.remove_local_session(target.name, session)
+        target.local_sessions.remove(session)
+
+    # --- driver mgmt ----------------------------------------------------------------------
+
+    def driver_mgmt(self, driver: str, text: str) -> None:
+        verb, rest = split_command(text)
+        name, tail = next_word(rest)
+        if verb == "add_target":
+            if name is None:
+                raise invalid("Target name required: add_target NAME [parameters]")
+            self.add_target(driver, name, tail)
+        elif verb == "del_target":
+            if name is None:
+                raise invalid("Target name required: del_target NAME")
+            if words(tail):
+                raise invalid("Syntax error: del_target takes only a name")
+            self.del_target(driver, name)
+        elif driver == ISCSI and verb in ("add_attribute", "del_attribute"):
+            self._discovery_user(verb, [name or "", *words(tail)])
+        elif driver == ISCSI and verb in ("add_target_attribute", "del_target_attribute"):
+            target = self.targets[ISCSI].get(name or "")
+            if target is None:
+                raise OSError(errno.ENOENT, f"target {name!r} does not exist")
+            self._target_user(target, verb, words(tail))
+        elif driver == LOCAL and verb in ("add_session", "del_session"):
+            session, _ = next_word(tail)
+            target = self.targets[LOCAL].get(name or "")
+            if target is None or session is None:
+                raise invalid(f"{verb} TARGET SESSION: unknown target or no session name")
+            if verb == "add_session":
+                self.add_local_session(target, session)
+            else:
+                self.del_local_session(target, session)
+        else:
+            raise invalid(f"Unknown action {verb!r}: read targets/{driver}/mgmt for the usage")
+
+    def _discovery_user(self, verb: str, values: list[str]) -> None:
+        attribute = values[0]
+        base = attribute.rstrip("0123456789")
+        if base not in CHAP_ATTRIBUTES:
+            raise invalid(f"Syntax error: unknown attribute {attribute!r}; use IncomingUser "
+                          "or OutgoingUser")
+        self._change_users(self.discovery_users, base, verb.startswith("add"), values[1:],
+                           lambda file, value: self.realizer.set_driver_attribute(
+                               ISCSI, file, value))
+
+    def _target_user(self, target: Target, verb: str, values: list[str]) -> None:
+        if not values:
+            raise invalid("Syntax error: give an attribute and its value")
+        base = values[0].rstrip("0123456789")
+        if base not in CHAP_ATTRIBUTES:
+            raise invalid(f"Syntax error: unknown target attribute {values[0]!r}")
+        self._change_users(target.users, base, verb.startswith("add"), values[1:],
+                           lambda file, value: self.realizer.set_target_attribute(
+                               ISCSI, target.name, file, value))
+
+    @staticmethod
+    def _change_users(users: dict[str, str], base: str, adding: bool, values: list[str],
+                      apply: object) -> None:
+        assert callable(apply)
+        if adding:
+            user, secret = _secret_parts(values, base)
+            if any(value.split()[0] == user for file, value in users.items()
+                   if file.rstrip("0123456789") == base):
+                raise invalid(f"{base} {user} already exists")
+            file = base if base == "OutgoingUser" else _instance_name(users, base)
+            apply(file, f"{user} {secret}")
+            users[file] = f"{user} {secret}"
+        else:
+            if not values:
+                raise invalid(f"del {base} needs the user name")
+            for file, value in list(users.items()):
+                if file.rstrip("0123456789") == base and value.split()[0] == values[0]:
+                    apply(file, "")
+                    del users[file]
+                    return
+            raise invalid(f"{base} {values[0]} not found")
+
+    # --- groups ---------------------------------------------------------------------------
+
+    def groups_mgmt(self, target: Target, text: str) -> None:
+        verb, rest = split_command(text)
+        name, tail = next_word(rest)
+        if name is None:
+            raise invalid(f"{verb}: a group name is required")
+        if words(tail):
+            raise invalid(f"Syntax error: {verb} takes only a group name")
+        if verb == "create":
+            if name in target.groups:
+                raise OSError(errno.EEXIST, f"group {name!r} already exists")
+            self.realizer.create_group(target.driver, target.name, name)
+            path = f"{target.path}/ini_groups/{name}/luns"
+            lun_set = LunSet(target.driver, target.name, name, path, len(path.split("/")))
+            target.groups[name] = Group(name, lun_set)
+            self.luns.sets.append(lun_set)
+        elif verb == "del":
+            group = target.groups.get(name)
+            if group is None:
+                raise invalid(f"group {name!r} not found")
+            busy = [session.initiator for session in self.sessions(target)
+                    if session.group == name]
+            if busy:
+                raise OSError(errno.EBUSY, f"group {name!r} has live sessions: "
+                              f"{', '.join(busy)}; log them out first")
+            self._drop_group(target, group)
+        else:
+            raise invalid(f"Unknown action {verb!r}: use create or del")
+
+    def _drop_group(self, target: Target, group: Group) -> None:
+        for lun in sorted(group.luns.entries):
+            self.luns.remove(group.luns, lun)
+        for initiator in list(group.initiators):
+            self.realizer.remove_initiator(target.driver, target.name, group.name, initiator)
+            group.initiators.remove(initiator)
+        self.realizer.delete_group(target.driver, target.name, group.name)
+        self.luns.sets.remove(group.luns)
+        del target.groups[group.name]
+
+    def initiators_mgmt(self, target: Target, group: Group, text: str) -> None:
+        verb, rest = split_command(text)
+        name, tail = next_word(rest)
+        if verb == "clear":
+            for initiator in list(group.initiators):
+                self.realizer.remove_initiator(target.driver, target.name, group.name,
+                                               initiator)
+                group.initiators.remove(initiator)
+            return
+        if name is None:
+            raise invalid(f"{verb}: an initiator name is required")
+        if verb == "add":
+            if name in group.initiators:
+                raise OSError(errno.EEXIST, f"initiator {name!r} is already in {group.name}")
+            if any(character in name for character in "*?!"):
+                raise invalid(f"{name!r}: LIO grants access by exact initiator names; "
+                              "wildcard patterns cannot be expressed")
+            self.realizer.add_initiator(target.driver, target.name, group.name, name)
+            group.initiators.append(name)
+        elif verb == "del":
+            if name not in group.initiators:
+                raise invalid(f"initiator {name!r} not found in {group.name}")
+            self.realizer.remove_initiator(target.driver, target.name, group.name, name)
+            group.initiators.remove(name)
+        elif verb == "move":
+            destination_name, _ = next_word(tail)
+            destination = target.groups.get(destination_name or "")
+            if name not in group.initiators or destination is None:
+                raise invalid(f"move {name} {destination_name}: unknown initiator or group")
+            if name in destination.initiators:
+                raise OSError(errno.EEXIST, f"{name!r} is already in {destination.name}")
+            self.realizer.remove_initiator(target.driver, target.name, group.name, name)
+            try:
+                self.realizer.add_initiator(target.driver, target.name, destination.name, name)
+            except OSError:
+                self.realizer.add_initiator(target.driver, target.name, group.name, name)
+                raise
+            group.initiators.remove(name)
+            destination.initiators.append(name)
+        else:
+            raise invalid(f"Unknown action {verb!r}: use add, del, move or clear")
+
+    # --- sessions -------------------------------------------------------------------------
+
+    def sessions(self, target: Target) -> list[SessionInfo]:
+        found = []
+        for session in self.realizer.sessions(target.driver, target.name):
+            group = next((group.name for group in target.groups.values()
+                          if group.matches(session.initiator)), None)
+            found.append(SessionInfo(session.initiator, session.addresses,
+                                     session.session_id, group))
+        return found
+
+    # --- tree -----------------------------------------------------------------------------
+
+    def directory(self) -> Directory:
+        return Directory(lambda: {ISCSI: self._iscsi_directory(), LOCAL: self._local_directory(),
+                                  FCOE: self._fc_directory()})
+
+    def _iscsi_directory(self) -> Directory:
+        def entries() -> dict[str, Node]:
+            children: dict[str, Node] = {
+                "mgmt": Attribute(read=lambda: target_driver_usage(
+                    list(CHAP_ATTRIBUTES), [*CHAP_ATTRIBUTES, "allowed_portal"], []),
+                    write=lambda text: self.driver_mgmt(ISCSI, text)),
+                "enabled": Attribute(read=lambda: f"{int(self.iscsi_enabled)}\n",
+                                     write=self.set_driver_enabled),
+                "open_state": Attribute(read=lambda: "open\n"),
+                "version": Attribute(read=lambda: f"{VERSION}\n"),
+                "trace_level": Attribute(read=lambda: "out_of_mem | minor | pid | line | "
+                                         "function | special | mgmt | mgmt_dbg\n"),
+                "iSNSServer": Attribute(read=lambda: "\n"),
+            }
+            for file, value in self.discovery_users.items():
+                children[file] = Attribute(read=lambda v=value: f"{v}\n[key]\n", secret=True)
+            for name, target in self.targets[ISCSI].items():
+                children[name] = self._target_directory(target)
+            return children
+
+        return Directory(entries)
+
+    def _local_directory(self) -> Directory:
+        def entries() -> dict[str, Node]:
+            children: dict[str, Node] = {
+                "mgmt": Attribute(read=lambda: target_driver_usage(
+                    [], [], ["session_name"], extra_commands=[
+                        "add_session target_name session_name",
+                        "del_session target_name session_name"]),
+                    write=lambda text: self.driver_mgmt(LOCAL, text)),
+            }
+            for name, target in self.targets[LOCAL].items():
+                children[name] = self._target_directory(target)
+            return children
+
+        return Directory(entries)
+
+    def fc_target(self, wwpn: str) -> Target:
+        """The target of a local FCoE port, registered with LIO the first time it is used."""
+        target = self.targets[FCOE].get(wwpn)
+        if target is None:
+            target = self._new_target(FCOE, wwpn)
+            self.realizer.create_target(FCOE, wwpn, {})
+            self.targets[FCOE][wwpn] = target
+            self.luns.sets.append(target.luns)
+        return target
+
+    def _fc_directory(self) -> Directory:
+        def entries() -> dict[str, Node]:
+            return {wwpn: self._target_directory(self.fc_target(wwpn))
+                    for wwpn in self.realizer.fc_ports()}
+
+        return Directory(entries)
+
+    def _target_directory(self, target: Target) -> Directory:
+        def entries() -> dict[str, Node]:
+            children: dict[str, Node] = {
+                "enabled": Attribute(read=lambda: f"{int(target.enabled)}\n",
+                                     write=lambda text: self.set_enabled(target, text)),
+                "rel_tgt_id": Attribute(
+                    read=lambda: f"{target.rel_tgt_id}\n" + ("[key]\n" if target.rel_tgt_id
+                                                             else ""),
+                    write=lambda text: self.set_relative_id(target, text)),
+                "luns": self.luns.directory(target.luns),
+                "ini_groups": self._groups_directory(target),
+                "sessions": self._sessions_directory(target),
+            }
+            if target.driver == ISCSI:
+                for key, declaration in ISCSI_KEYS.items():
+                    children[key] = Attribute(
+                        read=lambda k=key, d=declaration: target.keys.get(k, d.default) + (
+                            "\n[key]\n" if k in target.keys else "\n"),
+                        write=lambda text, k=key: self.set_key(target, k, text))
+                for file, value in target.users.items():
+                    children[file] = Attribute(read=lambda v=value: f"{v}\n[key]\n",
+                                               secret=True)
+                children["tid"] = Attribute(read=lambda: f"{target.rel_tgt_id}\n")
+            return children
+
+        return Directory(entries)
+
+    def _groups_directory(self, target: Target) -> Directory:
+        def group_directory(group: Group) -> Directory:
+            def initiator_entries() -> dict[str, Node]:
+                children: dict[str, Node] = {
+                    "mgmt": Attribute(read=lambda: INITIATORS_USAGE,
+                                      write=lambda text: self.initiators_mgmt(target, group,
+                                                                              text))}
+                for initiator in group.initiators:
+                    children[initiator] = Attribute(read=lambda i=initiator: f"{i}\n")
+                return children
+
+            return Directory(lambda: {"initiators": Directory(initiator_entries),
+                                      "luns": self.luns.directory(group.luns)})
+
+        def entries() -> dict[str, Node]:
+            children: dict[str, Node] = {
+                "mgmt": Attribute(read=lambda: INI_GROUPS_USAGE,
+                                  write=lambda text: self.groups_mgmt(target, text))}
+            for name, group in target.groups.items():
+                children[name] = group_directory(group)
+            return children
+
+        return Directory(entries)
+
+    def _sessions_directory(self, target: Target) -> Directory:
+        def entries() -> dict[str, Node]:
+            children: dict[str, Node] = {}
+            sessions = self.sessions(target)
+            if target.driver == LOCAL:
+                sessions = [SessionInfo(name) for name in target.local_sessions]
+            for session in sessions:
+                name = session.initiator
+                suffix = 1
+                while name in children:
+                    name = f"{session.initiator}_{suffix}"
+                    suffix += 1
+                children[name] = self._session_directory(session)
+            return children
+
+        return Directory(entries)
+
+    @staticmethod
+    def _session_directory(session: SessionInfo) -> Directory:
+        def entries() -> dict[str, Node]:
+            luns = (f"../../ini_groups/{session.group}/luns" if session.group
+                    else "../../luns")
+            children: dict[str, Node] = {
+                "initiator_name": Attribute(read=lambda: f"{session.initiator}\n"),
+                "luns": Link(luns),
+            }
+            if session.session_id is not None:
+                children["sid"] = Attribute(read=lambda: f"{session.session_id:x}\n")
+            for address in session.addresses:
+                children[address] = Directory(lambda a=address: {
+                    "ip": Attribute(read=lambda: f"{a}\n"),
+                    "state": Attribute(read=lambda: "established\n"),
+                })
+            return children
+
+        return Directory(entries)
