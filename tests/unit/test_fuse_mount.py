@@ -275,26 +275,46 @@ def test_a_live_mount_is_not_mounted_over(demo):
     assert (root / "ro").read_text() == "read only\n"
 
 
-CRASHING_DAEMON = """
+DAEMON = """
 import sys, time
 from tcmu_scst.compat_sysfs import fuse_mount, nodes
 tree = nodes.Tree(nodes.Directory(nodes.fixed({})))
 fuse_mount.mount(tree, sys.argv[1])
 print("mounted", flush=True)
-time.sleep(60)
+if sys.argv[2] == "wait":
+    time.sleep(60)
 """
 
 
-def test_a_dead_daemons_mount_is_cleared(mountpoint):
+def start_daemon(mountpoint: Path, then: str) -> subprocess.Popen[str]:
     daemon = subprocess.Popen(
-        [sys.executable, "-c", CRASHING_DAEMON, str(mountpoint)], stdout=subprocess.PIPE, text=True
+        [sys.executable, "-c", DAEMON, str(mountpoint), then], stdout=subprocess.PIPE, text=True
     )
-    try:
-        assert daemon.stdout is not None
-        assert daemon.stdout.readline() == "mounted\n"
-    finally:
-        daemon.send_signal(signal.SIGKILL)
-        daemon.wait(timeout=10)
+    assert daemon.stdout is not None
+    line = daemon.stdout.readline()
+    if line != "mounted\n":
+        daemon.kill()
+        daemon.wait()
+        pytest.fail(f"the daemon did not mount: {line!r}")
+    return daemon
+
+
+@pytest.mark.parametrize(
+    ("then", "signum", "status"), [("exit", None, 0), ("wait", signal.SIGTERM, 143)]
+)
+def test_the_mount_goes_when_the_program_ends(mountpoint, then, signum, status):
+    daemon = start_daemon(mountpoint, then)
+    if signum is not None:
+        daemon.send_signal(signum)
+    assert daemon.wait(timeout=10) == status
+    assert not os.path.ismount(mountpoint)
+    assert os.listdir(mountpoint) == []
+
+
+def test_a_dead_daemons_mount_is_cleared(mountpoint):
+    daemon = start_daemon(mountpoint, "wait")
+    daemon.send_signal(signal.SIGKILL)
+    daemon.wait(timeout=10)
     assert _stale(mountpoint)
     with mount(Demo().tree(), str(mountpoint)):
         assert (mountpoint / "ro").read_text() == "read only\n"
@@ -317,3 +337,20 @@ def test_foreground_mount_returns_after_unmount(mountpoint):
     assert not runner.is_alive()
     assert not handles[0].mounted
     assert os.listdir(mountpoint) == []
+
+
+def test_a_busy_mount_is_detached_lazily(mountpoint, caplog):
+    handle = mount(Demo().tree(), str(mountpoint))
+    fd = os.open(mountpoint / "ro", os.O_RDONLY)
+    try:
+        handle.unmount(timeout=0.2)
+        assert not os.path.ismount(mountpoint)
+        assert os.listdir(mountpoint) == []
+        assert os.read(fd, 100) == b"read only\n"  # the open file still works
+        assert any("detaching it lazily" in record.getMessage() for record in caplog.records)
+    finally:
+        os.close(fd)
+    deadline = time.monotonic() + 5
+    while handle.mounted:
+        assert time.monotonic() < deadline, "the FUSE loop outlived the last open file"
+        time.sleep(0.01)
