@@ -32,7 +32,7 @@ class ScstTree(Tree):
                 super().write(path, text)
             except OSError as error:
                 self.last_result = -(error.errno or 5)
-                log.warning("%s: %s", path, error.strerror or error)
+                log.debug("%s: %s", path, error.strerror or error)  # the front end logs it
                 raise
             self.last_result = 0
 
