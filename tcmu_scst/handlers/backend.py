@@ -264,6 +264,7 @@ class NullBackend:
     can_deallocate = False
     deallocate_granularity = 0
     max_deallocate_bytes = 0
+    stores_data = False  # WRITE AND VERIFY has nothing to compare against
 
     def __init__(self, size: int):
         self.size = size

@@ -126,6 +126,9 @@ def test_null_disk_reads_zeros_and_swallows_writes() -> None:
     capacity = harness(bytes([0x25]) + bytes(9), data_in_length=8).data_in
     assert capacity == ((1 << 30) // 4096 - 1).to_bytes(4, "big") + (4096).to_bytes(4, "big")
     assert isinstance(harness.device, BlockDevice)
+    # WRITE AND VERIFY succeeds: there is nothing stored to compare the data with
+    write_and_verify = bytes([0x2E, 0x02, 0, 0, 0, 1, 0, 0, 1, 0])
+    assert harness(write_and_verify, data_out=b"x" * 4096).status == 0
     harness.emulator.close()
 
 
