@@ -62,6 +62,7 @@ VPD_BLOCK_CHARACTERISTICS = 0xB1
 VPD_LOGICAL_BLOCK_PROVISIONING = 0xB2
 REPORT_LUNS = 0xA0
 UNLIMITED = 0xFFFFFFFF
+MAX_BOUNDED_UNMAP_BLOCKS = 1 << 20
 # version descriptor codes (SPC-4 table "Version descriptor values")
 SAM_5, SPC_4, SBC_3 = 0x00A0, 0x0460, 0x04C0
 
@@ -187,8 +188,11 @@ class BlockDevice(ScsiDevice):
 
     @property
     def max_unmap_blocks(self) -> int:
+        """Unlimited where releasing costs nothing per byte (files); otherwise the device's
+        discard limit, capped at 2^20 blocks so one UNMAP never becomes a minutes-long
+        discard (libiscsi holds targets to the same bound)."""
         limit = self.backend.max_deallocate_bytes // self.block_size
-        return min(limit, UNLIMITED) if limit else UNLIMITED
+        return min(limit, MAX_BOUNDED_UNMAP_BLOCKS) if limit else UNLIMITED
 
     def check_ready(self) -> None:
         if not self.medium_loaded:

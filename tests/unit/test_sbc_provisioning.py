@@ -198,3 +198,16 @@ def test_no_lbprz_where_released_blocks_may_not_read_zeros(thin: Harness, image:
     assert thin(write_same_16(0, 32, unmap=True), bytes(BLOCK)).status == 0
     assert allocated_blocks(image) == before  # zeros written, not released
     assert thin(read16(0, 32), data_in_length=32 * BLOCK).data_in == bytes(32 * BLOCK)
+
+
+def test_unmap_limit_follows_the_backend_within_bounds(thin: Harness) -> None:
+    def max_unmap() -> int:
+        page = thin(bytes([0x12, 1, 0xB0, 0, 64, 0]), data_in_length=64).data_in
+        assert page is not None
+        return int.from_bytes(page[20:24], "big")
+
+    assert max_unmap() == 0xFFFFFFFF  # a file: punching holes has no size limit
+    thin.device.backend.max_deallocate_bytes = 64 * BLOCK
+    assert max_unmap() == 64
+    thin.device.backend.max_deallocate_bytes = 4294966784  # a loop device's discard_max_bytes
+    assert max_unmap() == 1 << 20
