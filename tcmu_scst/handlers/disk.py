@@ -62,6 +62,9 @@ VPD_BLOCK_CHARACTERISTICS = 0xB1
 VPD_LOGICAL_BLOCK_PROVISIONING = 0xB2
 REPORT_LUNS = 0xA0
 UNLIMITED = 0xFFFFFFFF
+# SCST attribute -> Identity field: INQUIRY data an administrator may change at run time
+IDENTITY_ATTRIBUTES = {"t10_vend_id": "vendor", "prod_id": "product",
+                       "prod_rev_lvl": "revision", "t10_dev_id": "t10_dev_id", "usn": "usn"}
 MAX_BOUNDED_UNMAP_BLOCKS = 1 << 20
 # version descriptor codes (SPC-4 table "Version descriptor values")
 SAM_5, SPC_4, SBC_3 = 0x00A0, 0x0460, 0x04C0
@@ -114,6 +117,9 @@ class ScsiDevice:
         Only what a device type can change safely between two commands is accepted; the
         default refuses, as SCST does for read-only attribute files.
         """
+        if name in IDENTITY_ATTRIBUTES:
+            setattr(self.identity, IDENTITY_ATTRIBUTES[name], value)
+            return
         raise OSError(errno.EINVAL, f"attribute {name!r} is not changeable at run time")
 
     def mode_pages(self, changeable: bool) -> dict[int, bytes]:
@@ -193,6 +199,15 @@ class BlockDevice(ScsiDevice):
         discard (libiscsi holds targets to the same bound)."""
         limit = self.backend.max_deallocate_bytes // self.block_size
         return min(limit, MAX_BOUNDED_UNMAP_BLOCKS) if limit else UNLIMITED
+
+    def set_attribute(self, name: str, value: str) -> None:
+        if name == "resync_size":  # the backing file or device was resized
+            refresh = getattr(self.backend, "refresh_size", None)
+            if refresh is None:
+                raise OSError(errno.EMEDIUMTYPE, "this device has no backing store to resize")
+            refresh()
+            return
+        super().set_attribute(name, value)
 
     def check_ready(self) -> None:
         if not self.medium_loaded:

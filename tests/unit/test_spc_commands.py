@@ -169,3 +169,18 @@ def test_extended_inquiry_and_characteristics(tmp_path: Path) -> None:
         assert x86 is not None and x86[5] == 0x01 and x86[6] & 0x01 == 0  # no volatile cache
     finally:
         disk.close()
+
+
+def test_identity_and_size_change_at_run_time(disk: Harness, tmp_path: Path) -> None:
+    disk.device.set_attribute("usn", "serial-9")
+    disk.device.set_attribute("t10_vend_id", "ACME")
+    serial = disk(bytes([0x12, 1, 0x80, 0, 64, 0]), data_in_length=64).data_in
+    assert serial is not None and serial[4:] == b"serial-9"
+    standard = disk(bytes([0x12, 0, 0, 0, 96, 0]), data_in_length=96).data_in
+    assert standard is not None and standard[8:16] == b"ACME    "
+    with open(tmp_path / "disk.img", "ab") as image:
+        image.write(bytes(64 * 512))
+    disk.device.set_attribute("resync_size", "1")
+    assert disk.device.blocks == 2 * BLOCKS
+    with pytest.raises(OSError):
+        disk.device.set_attribute("blocksize", "4096")
