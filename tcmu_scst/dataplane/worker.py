@@ -153,6 +153,9 @@ def main(argv: list[str] | None = None) -> int:
     specs = specs_from_json(arguments.specs)
     io = IoThreads(arguments.io_threads)
     plane = DataPlane(io, arguments.poll_us)
+    # A worker spawned from a thread that blocks signals (a FUSE request thread of the daemon)
+    # inherits that mask; unblock what we handle or SIGTERM would never arrive.
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM, signal.SIGINT})
     signal.signal(signal.SIGTERM, lambda *_: plane.stop())
     signal.signal(signal.SIGINT, lambda *_: plane.stop())
     with ExitStack() as stack:

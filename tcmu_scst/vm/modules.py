@@ -44,6 +44,7 @@ GUEST_MODULES: tuple[str, ...] = (
     "iscsi_tcp",
     "fuse",
     "loop",
+    "ext4",  # the announcement demo makes a file system on the iSCSI disk
     "scsi_debug",
 )
 

@@ -1,0 +1,1 @@
+"""tcmu-scstd: owns the SCST tree, its LIO objects and the data-plane workers."""

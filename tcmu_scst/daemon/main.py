@@ -1,0 +1,83 @@
+"""``tcmu-scstd``: serve the SCST tree on FUSE, realised in LIO, until SIGTERM.
+
+Start-up: the realizer attaches to LIO configfs (and our workers), the tree is mounted
+(default ``/run/scst_tgt``; userspace cannot create ``/sys/kernel/scst_tgt``), systemd is told
+we are ready.  SIGTERM or SIGINT: unmount first (no new commands), then remove every LIO object
+the daemon made and stop the workers, in reverse order of creation, so the kernel is left
+as it was found.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import socket
+import sys
+import threading
+
+from ..compat_sysfs.fuse_mount import mount
+from ..compat_sysfs.scst import ScstSystem
+from ..dataplane.spec import DEFAULT_CONFIGFS
+from .lio_realizer import LioRealizer
+
+log = logging.getLogger("tcmu_scst.daemon")
+DEFAULT_MOUNTPOINT = "/run/scst_tgt"
+
+
+def notify_systemd(state: str) -> None:
+    """sd_notify without libsystemd: one datagram to $NOTIFY_SOCKET, if systemd gave one."""
+    address = os.environ.get("NOTIFY_SOCKET")
+    if not address:
+        return
+    if address.startswith("@"):
+        address = "\0" + address[1:]
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as connection:
+        connection.sendto(state.encode(), address)
+
+
+def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="tcmu-scstd", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--mountpoint", default=DEFAULT_MOUNTPOINT,
+                        help=f"where the SCST tree appears (default {DEFAULT_MOUNTPOINT})")
+    parser.add_argument("--configfs", default=str(DEFAULT_CONFIGFS),
+                        help="LIO configfs root (default %(default)s)")
+    parser.add_argument("--log-level", default="INFO",
+                        choices=("DEBUG", "INFO", "WARNING", "ERROR"))
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    arguments = parse_arguments(argv)
+    logging.basicConfig(level=arguments.log_level, stream=sys.stderr,
+                        format="%(asctime)s %(name)s: %(levelname)s: %(message)s")
+    stopping = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
+    signal.signal(signal.SIGINT, lambda *_: stopping.set())
+    realizer = LioRealizer(configfs=arguments.configfs)
+    system = ScstSystem(realizer)
+    try:
+        os.makedirs(arguments.mountpoint, exist_ok=True)
+        handle = mount(system.tree, arguments.mountpoint)
+    except BaseException:
+        realizer.shutdown()
+        raise
+    log.info("SCST tree mounted on %s (LIO configfs %s)", arguments.mountpoint,
+             arguments.configfs)
+    notify_systemd("READY=1")
+    try:
+        while not stopping.wait(1.0):
+            pass
+    finally:
+        notify_systemd("STOPPING=1")
+        log.info("stopping: unmounting %s, removing the LIO objects", arguments.mountpoint)
+        handle.unmount()
+        realizer.shutdown()
+    log.info("stopped")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
