@@ -42,6 +42,7 @@ from ..lio import (
     unused_hba_index,
 )
 from ..lio.backstore import UserBackstore
+from .connections import peers
 
 log = logging.getLogger(__name__)
 
@@ -309,8 +310,18 @@ class LioRealizer:
         except OSError as error:
             log.warning("%s: cannot read sessions: %s", target, error)
             return []
-        return [SessionInfo(session.initiator, session.addresses, session.session_id,
-                            session.tag) for session in sessions]
+        found = [SessionInfo(session.initiator, session.addresses, session.session_id,
+                             session.tag) for session in sessions]
+        dynamic = [index for index, session in enumerate(sessions) if session.dynamic]
+        if len(dynamic) == 1:
+            # the one demo-mode session owns the portal connections no ACL session claims
+            claimed = {address for session in sessions for address in session.addresses}
+            addresses = tuple(address for address in peers(ISCSI_PORTAL[1])
+                              if address not in claimed)
+            session = found[dynamic[0]]
+            found[dynamic[0]] = SessionInfo(session.initiator, addresses, session.session_id,
+                                            session.group)
+        return found
 
     def fc_ports(self) -> list[str]:
         return local_port_wwpns()

@@ -25,5 +25,8 @@ def test_announcement_example_end_to_end(vm: GuestRunner) -> None:
                  f"./targets/iscsi/{IQN}/luns/0/device", "./devices/disk1/handler",
                  f"./targets/iscsi/{IQN}/sessions/"):
         assert path in output, path
+    session = [line for line in output.splitlines()
+               if f"./targets/iscsi/{IQN}/sessions/" in line and line.endswith("/127.0.0.1/ip")]
+    assert session, "the logged-in initiator's session with its address"
     assert "last_sysfs_mgmt_res: 0" in output
     assert output.rstrip().endswith("demo: OK")
