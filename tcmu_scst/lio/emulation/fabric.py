@@ -252,6 +252,3 @@ class Portals(Group):
     def make_item(self, name: str) -> Group:
         return self.tpg.make_portal(name)
 
-
-def parse_u32(text: str, what: str) -> int:
-    return parse_int(text, 0, 0xFFFF_FFFF, what=what)

@@ -124,14 +124,6 @@ class Group(Node):
 
     # -- helpers --------------------------------------------------------------------------
 
-    def ancestor(self, kind: type[Group]) -> Group:
-        node: Group | None = self
-        while node is not None and not isinstance(node, kind):
-            node = node.parent
-        if node is None:
-            raise LookupError(f"{self.path} is not inside a {kind.__name__}")
-        return node
-
     def link_in(self) -> Link | None:
         """The (first) symlink inside this group, for items that hold one."""
         for child in self.children.values():
@@ -154,10 +146,6 @@ def parse_int(text: str, low: int | None = None, high: int | None = None,
     if (low is not None and number < low) or (high is not None and number > high):
         refuse(errno.EINVAL, f"{what}: {number} outside {low}..{high}")
     return number
-
-
-def parse_flag(text: str, what: str = "value") -> int:
-    return parse_int(text, 0, 1, what=what)
 
 
 def item_number(name: str, prefix: str, high: int) -> int:
