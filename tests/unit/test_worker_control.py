@@ -224,11 +224,13 @@ def test_set_attribute_raises_the_workers_errno(tmp_path: Path, discs: tuple[str
     try:
         for name, value, code in (("filename", str(tmp_path / "none.iso"), errno.ENOENT),
                                   ("filename", "relative.iso", errno.EINVAL),
-                                  ("t10_dev_id", "x", errno.EINVAL)):
+                                  ("blocksize", "4096", errno.EINVAL)):
             with pytest.raises(OSError) as refused:
                 supervisor.set_attribute("cd1", name, value)
             assert refused.value.errno == code, (name, value)
         assert worker.specs[0].params == {}  # refused changes are not recorded
+        supervisor.set_attribute("cd1", "t10_dev_id", "cd-one")  # identities may change
+        assert worker.specs[0].params == {"t10_dev_id": "cd-one"}
         with pytest.raises(OSError) as unknown:
             supervisor.set_attribute("cd9", "filename", discs[0])
         assert unknown.value.errno == errno.ENODEV
