@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import os
 import stat
+import time
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -114,6 +115,9 @@ def initramfs_key(kernel: Kernel, modules: tuple[str, ...]) -> str:
     return digest.hexdigest()[:16]
 
 
+STALE_SECONDS = 24 * 3600
+
+
 def ensure_initramfs(kernel: Kernel, cache: Path, modules: tuple[str, ...] = GUEST_MODULES) -> Path:
     """Path of a cached initramfs for this kernel and module set, building it when missing."""
     path = cache / f"initramfs-{kernel.release}-{initramfs_key(kernel, modules)}.cpio"
@@ -123,7 +127,10 @@ def ensure_initramfs(kernel: Kernel, cache: Path, modules: tuple[str, ...] = GUE
         temporary = path.with_suffix(".tmp")
         temporary.write_bytes(build_initramfs(kernel, modules))
         os.replace(temporary, path)
+        # other checkouts (another module set) may be booting theirs right now: only images
+        # unused for a day go
         for stale in cache.glob("initramfs-*.cpio"):
-            if stale != path:
+            if stale != path and time.time() - stale.stat().st_atime > STALE_SECONDS:
                 stale.unlink(missing_ok=True)
+    os.utime(path)  # marks it in use (access time may not be kept by the file system)
     return path

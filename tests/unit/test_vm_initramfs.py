@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import stat
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
 
+from tcmu_scst.vm import initramfs
 from tcmu_scst.vm.initramfs import CpioArchive, guest_script, module_list_text
 
 
@@ -68,3 +71,22 @@ def test_module_list_carries_parameters() -> None:
 def test_guest_scripts_are_packaged() -> None:
     assert "switch_root" in guest_script("init.sh")
     assert "job.sh" in guest_script("stage2.sh")
+
+
+def test_other_checkouts_images_survive_until_unused_for_a_day(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(initramfs, "build_initramfs", lambda kernel, modules: b"image")
+    monkeypatch.setattr(initramfs, "initramfs_key", lambda kernel, modules: "new")
+
+    class FakeKernel:
+        release = "6.1.0-test"
+
+    recent = tmp_path / "initramfs-6.1.0-test-other.cpio"
+    recent.write_bytes(b"in use elsewhere")
+    old = tmp_path / "initramfs-6.1.0-test-old.cpio"
+    old.write_bytes(b"forgotten")
+    two_days_ago = time.time() - 2 * 24 * 3600
+    os.utime(old, (two_days_ago, two_days_ago))
+    path = initramfs.ensure_initramfs(FakeKernel(), tmp_path)  # type: ignore[arg-type]
+    assert path.read_bytes() == b"image"
+    assert recent.exists() and not old.exists()
