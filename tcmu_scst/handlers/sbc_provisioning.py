@@ -104,6 +104,8 @@ def write_same(device: BlockDevice, command: Command) -> Outcome | Deferred:
     if cdb[1] & 0x10:
         raise invalid_field_in_cdb(1, 4)  # ANCHOR
     no_data_out = sixteen and bool(cdb[1] & 0x01)  # NDOB: the block is all zeros
+    if cdb[1] & 0x08 and not device.thin_provisioned:
+        raise invalid_field_in_cdb(1, 3)  # UNMAP on a disk without LBPWS (as LIO answers)
     # releasing instead of writing zeros is only honest where released blocks read zeros
     release = bool(cdb[1] & 0x08) and device.thin_provisioned and \
         device.deallocated_reads_zeros

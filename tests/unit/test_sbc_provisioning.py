@@ -97,6 +97,9 @@ def test_thick_disk_refuses_unmap_and_hides_b2(thick: Harness) -> None:
     assert pages is not None and 0xB2 not in pages[4:]
     assert sense_of(thick(bytes([0x12, 1, 0xB2, 0, 8, 0]), data_in_length=8)) == (5, 0x24, 0)
     assert sense_of(thick(unmap_cdb(24), unmap_list((0, 1)))) == (5, 0x20, 0)
+    # WRITE SAME with UNMAP: refused where LBPWS is not offered; plain WRITE SAME works
+    assert sense_of(thick(write_same_16(0, 1, unmap=True), bytes(BLOCK))) == (5, 0x24, 0)
+    assert thick(write_same_16(0, 1), bytes(BLOCK)).status == 0
 
 
 def test_unmap_punches_holes_that_read_as_zeros(thin: Harness, image: Path) -> None:
