@@ -36,6 +36,9 @@ class LunSet:
     path: str  # from the tree root to this luns/ directory
     depth: int  # directories between luns/<N>/ and the root, for relative links
     entries: dict[int, LunEntry] = field(default_factory=dict)
+    # called before the first change: an fcst port's target is registered with LIO only
+    # once something is configured on it
+    prepare: Callable[[], None] | None = None
 
     def mapping(self, lun: int, entry: LunEntry) -> LunMapping:
         return LunMapping(self.driver, self.target, self.group, lun, entry.device,
@@ -107,6 +110,8 @@ class LunManager:
         return lun
 
     def add(self, lun_set: LunSet, lun: int, device: Device, read_only: bool) -> None:
+        if lun_set.prepare is not None:
+            lun_set.prepare()
         export = Export(device.export_counter, f"{lun_set.path}/{lun}")
         entry = LunEntry(device.name, read_only, export)
         self.realizer.add_lun(lun_set.mapping(lun, entry))

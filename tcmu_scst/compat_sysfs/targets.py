@@ -55,6 +55,7 @@ class Target:
     keys: dict[str, str] = field(default_factory=dict)  # iSCSI keys set explicitly
     users: dict[str, str] = field(default_factory=dict)  # file name -> "user secret"
     local_sessions: list[str] = field(default_factory=list)
+    realized: bool = True  # False for an fcst port nothing was configured on yet
 
     @property
     def path(self) -> str:
@@ -157,6 +158,7 @@ class Targets:
         if first not in ("0", "1"):
             raise invalid("enabled: write 1 or 0")
         wanted = first == "1"
+        self._realize(target)
         if wanted and target.rel_tgt_id == 0:
             target.rel_tgt_id = self._free_relative_id()
         self._apply_enabled(target, wanted)
@@ -315,9 +317,11 @@ class Targets:
         if verb == "create":
             if name in target.groups:
                 raise OSError(errno.EEXIST, f"group {name!r} already exists")
+            self._realize(target)
             self.realizer.create_group(target.driver, target.name, name)
             path = f"{target.path}/ini_groups/{name}/luns"
-            lun_set = LunSet(target.driver, target.name, name, path, len(path.split("/")))
+            lun_set = LunSet(target.driver, target.name, name, path, len(path.split("/")),
+                             prepare=lambda: self._realize(target))
             target.groups[name] = Group(name, lun_set)
             self.luns.sets.append(lun_set)
         elif verb == "del":
@@ -440,14 +444,21 @@ class Targets:
         return Directory(entries)
 
     def fc_target(self, wwpn: str) -> Target:
-        """The target of a local FCoE port, registered with LIO the first time it is used."""
+        """The target of a local FCoE port.  It is registered with LIO only when something
+        is configured on it (a port that only initiates must not become a target port)."""
         target = self.targets[FCOE].get(wwpn)
         if target is None:
             target = self._new_target(FCOE, wwpn)
-            self.realizer.create_target(FCOE, wwpn, {})
+            target.realized = False
+            target.luns.prepare = lambda: self._realize(target)
             self.targets[FCOE][wwpn] = target
             self.luns.sets.append(target.luns)
         return target
+
+    def _realize(self, target: Target) -> None:
+        if target.driver == FCOE and not target.realized:
+            self.realizer.create_target(FCOE, target.name, {})
+            target.realized = True
 
     def _fc_directory(self) -> Directory:
         def entries() -> dict[str, Node]:

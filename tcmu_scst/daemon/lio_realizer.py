@@ -139,14 +139,10 @@ class LioRealizer:
                 tpg.remove()
                 raise
         elif driver == "fcst":
+            # tcm_fc has no demo mode (no TPG attributes): initiators reach LUNs through
+            # explicit ACLs only, i.e. fcst initiator groups
             tpg = FcTarget(name, self.fs)
             tpg.create()
-            try:
-                tpg.set_attributes({"generate_node_acls": "1", "cache_dynamic_acls": "1",
-                                    "demo_mode_write_protect": "0"})
-            except BaseException:
-                tpg.remove()
-                raise
         elif driver == "scst_local":
             tpg = None  # made with its session (tcm_loop has one nexus per TPG)
         else:

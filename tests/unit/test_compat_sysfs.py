@@ -292,6 +292,9 @@ def test_scst_local_and_fcst(scst: ScstSystem, disk: Path,
     realizer.ports.append("20:00:00:1b:21:06:58:21")
     fc = "/targets/fcst/20:00:00:1b:21:06:58:21"
     assert "mgmt" not in scst.tree.listdir("/targets/fcst")
+    assert scst.tree.read(f"{fc}/enabled") == "0\n"
+    assert not [call for call in realizer.calls if call[0] == "create_target"
+                and call[1][0] == "fcst"]  # a port only looked at stays an initiator port
     scst.tree.write(f"{fc}/luns/mgmt", "add disk1 0")
     assert ("create_target", ("fcst", "20:00:00:1b:21:06:58:21", {})) in realizer.calls
 

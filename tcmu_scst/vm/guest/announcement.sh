@@ -51,7 +51,8 @@ find_disk() {
         ls -d "$session"/device/target*/*:0:0:0/block/* 2>/dev/null | head -1 | xargs -r basename
     done
 }
-wait_for test -n "$(find_disk)"
+disk_present() { test -n "$(find_disk)"; }
+wait_for disk_present
 dev=/dev/$(find_disk)
 echo "iSCSI disk: $dev ($(cat /sys/block/${dev#/dev/}/queue/logical_block_size)-byte blocks)"
 run mkfs.ext4 -q -F "$dev"
@@ -66,7 +67,7 @@ say "the tree while the initiator is logged in"
 
 run iscsiadm -m node -T "$IQN" -p 127.0.0.1 --logout
 run iscsiadm -m node -T "$IQN" -p 127.0.0.1 --login
-wait_for test -n "$(find_disk)"
+wait_for disk_present
 dev=/dev/$(find_disk)
 run mount "$dev" /mnt/demo
 run cmp /tmp/demo-payload /mnt/demo/payload
