@@ -32,6 +32,15 @@ class LunMapping:
 
 
 @dataclass(frozen=True)
+class ConnectionInfo:
+    """One TCP connection of a session; what LIO does not say stays None."""
+
+    address: str
+    cid: int | None = None
+    state: str | None = None
+
+
+@dataclass(frozen=True)
 class SessionInfo:
     """A live initiator session read from LIO."""
 
@@ -39,6 +48,11 @@ class SessionInfo:
     addresses: tuple[str, ...] = ()
     session_id: int | None = None
     group: str | None = None
+    connections: tuple[ConnectionInfo, ...] = ()
+
+    def connection(self, address: str) -> ConnectionInfo:
+        return next((item for item in self.connections if item.address == address),
+                    ConnectionInfo(address))
 
 
 class Realizer(Protocol):

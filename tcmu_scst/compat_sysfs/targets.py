@@ -19,7 +19,7 @@ from .help_text import INI_GROUPS_USAGE, INITIATORS_USAGE, target_driver_usage
 from .iscsi_params import CHAP_ATTRIBUTES, ISCSI_KEYS, MIN_SECRET
 from .luns import LunManager, LunSet
 from .nodes import Attribute, Directory, Link, Node
-from .realizer import Realizer, SessionInfo
+from .realizer import ConnectionInfo, Realizer, SessionInfo
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +60,16 @@ class Target:
     @property
     def path(self) -> str:
         return f"targets/{self.driver}/{self.name}"
+
+
+def _connection_entries(connection: ConnectionInfo) -> dict[str, Node]:
+    """An SCST connection directory: ``ip``, and ``cid``/``state`` where LIO tells them."""
+    children: dict[str, Node] = {"ip": Attribute(read=lambda: f"{connection.address}\n")}
+    if connection.cid is not None:
+        children["cid"] = Attribute(read=lambda: f"{connection.cid}\n")
+    if connection.state is not None:
+        children["state"] = Attribute(read=lambda: f"{connection.state}\n")
+    return children
 
 
 def _secret_parts(values: list[str], what: str) -> tuple[str, str]:
@@ -397,7 +407,7 @@ class Targets:
             group = next((group.name for group in target.groups.values()
                           if group.matches(session.initiator)), None)
             found.append(SessionInfo(session.initiator, session.addresses,
-                                     session.session_id, group))
+                                     session.session_id, group, session.connections))
         return found
 
     # --- tree -----------------------------------------------------------------------------
@@ -547,10 +557,9 @@ class Targets:
             if session.session_id is not None:
                 children["sid"] = Attribute(read=lambda: f"{session.session_id:x}\n")
             for address in session.addresses:
-                children[address] = Directory(lambda a=address: {
-                    "ip": Attribute(read=lambda: f"{a}\n"),
-                    "state": Attribute(read=lambda: "established\n"),
-                })
+                connection = session.connection(address)
+                children[address] = Directory(
+                    lambda c=connection: _connection_entries(c))  # type: ignore[misc]
             return children
 
         return Directory(entries)

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..compat_sysfs.declarations import INERT
-from ..compat_sysfs.realizer import DeviceRequest, LunMapping, SessionInfo
+from ..compat_sysfs.realizer import ConnectionInfo, DeviceRequest, LunMapping, SessionInfo
 from ..dataplane.spec import DeviceSpec
 from ..dataplane.supervisor import Supervisor
 from ..lio import (
@@ -307,7 +307,9 @@ class LioRealizer:
             log.warning("%s: cannot read sessions: %s", target, error)
             return []
         found = [SessionInfo(session.initiator, session.addresses, session.session_id,
-                             session.tag) for session in sessions]
+                             session.tag, tuple(ConnectionInfo(item.address, item.cid, item.state)
+                                                for item in session.connections))
+                 for session in sessions]
         dynamic = [index for index, session in enumerate(sessions) if session.dynamic]
         if len(dynamic) == 1:
             # the one demo-mode session owns the portal connections no ACL session claims
@@ -316,7 +318,8 @@ class LioRealizer:
                               if address not in claimed)
             session = found[dynamic[0]]
             found[dynamic[0]] = SessionInfo(session.initiator, addresses, session.session_id,
-                                            session.group)
+                                            session.group,
+                                            tuple(ConnectionInfo(address) for address in addresses))
         return found
 
     def fc_ports(self) -> list[str]:

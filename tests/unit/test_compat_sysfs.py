@@ -9,7 +9,7 @@ import pytest
 
 from tcmu_scst.compat_sysfs.grammar import c_integer, parameters, split_command
 from tcmu_scst.compat_sysfs.nodes import Link
-from tcmu_scst.compat_sysfs.realizer import RecordingRealizer, SessionInfo
+from tcmu_scst.compat_sysfs.realizer import ConnectionInfo, RecordingRealizer, SessionInfo
 from tcmu_scst.compat_sysfs.scst import ScstSystem
 
 IQN = "iqn.2006-10.net.vlnb:tgt"
@@ -277,7 +277,15 @@ def test_sessions_show_initiators_and_addresses(scst: ScstSystem, disk: Path,
                      "iqn.2005-03.org.open-iscsi:cacdcd2520_1"]
     first = f"{sessions}/{names[0]}"
     assert scst.tree.read(f"{first}/10.170.75.2/ip") == "10.170.75.2\n"
+    assert scst.tree.listdir(f"{first}/10.170.75.2") == ["ip"]  # nothing LIO did not say
     assert scst.tree.lookup(f"{first}/luns") == Link("../../luns")
+    realizer.live_sessions[("iscsi", IQN)] = [
+        SessionInfo("iqn.x", ("10.0.0.9",), 3, None,
+                    (ConnectionInfo("10.0.0.9", 1, "TCP_CONN_STATE_LOGGED_IN"),))]
+    connection = f"{sessions}/iqn.x/10.0.0.9"
+    assert scst.tree.listdir(connection) == ["cid", "ip", "state"]
+    assert scst.tree.read(f"{connection}/cid") == "1\n"
+    assert scst.tree.read(f"{sessions}/iqn.x/sid") == "3\n"
 
 
 def test_scst_local_and_fcst(scst: ScstSystem, disk: Path,
