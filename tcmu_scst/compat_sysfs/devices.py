@@ -13,6 +13,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from ..handlers.params import IDENTITY_LIMITS
 from ..handlers.params import identity as handler_identity
 from ..handlers.registry import open_scsi_device
 from .declarations import (
@@ -182,10 +183,9 @@ class DeviceRegistry:
             else:
                 device.params.pop("filename", None)
             return
-        limits = {"t10_vend_id": 8, "prod_id": 16, "prod_rev_lvl": 4, "t10_dev_id": 25,
-                  "usn": 20}
-        if param.name in limits and len(value) > limits[param.name]:
-            raise invalid(f"{param.name} is at most {limits[param.name]} characters")
+        limit = IDENTITY_LIMITS.get(param.name)
+        if limit is not None and len(value) > limit:
+            raise invalid(f"{param.name} is at most {limit} characters")
         self.realizer.set_device_attribute(device.name, param.name, value)
         device.params[param.name] = value
 

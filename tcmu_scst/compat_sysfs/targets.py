@@ -11,6 +11,7 @@ from __future__ import annotations
 import errno
 import fnmatch
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from .devices import DeviceRegistry
@@ -295,8 +296,7 @@ class Targets:
 
     @staticmethod
     def _change_users(users: dict[str, str], base: str, adding: bool, values: list[str],
-                      apply: object) -> None:
-        assert callable(apply)
+                      apply: Callable[[str, str], None]) -> None:
         if adding:
             user, secret = _secret_parts(values, base)
             if any(value.split()[0] == user for file, value in users.items()

@@ -93,9 +93,6 @@ class LioRealizer:
 
     # --- devices --------------------------------------------------------------------------
 
-    def device_size(self, request: DeviceRequest) -> int:
-        return request.size
-
     def create_device(self, request: DeviceRequest) -> None:
         params = {key: value for key, value in request.params.items() if key not in INERT}
         size = request.size or request.block_size  # an empty CD-ROM still needs a size

@@ -6,18 +6,8 @@
 ours_export() {
     local name=$1 image=$2 bytes=$3
     shift 3
-    local params=()
-    for param in "$@"; do params+=(--param "$param"); done
     truncate -s "$bytes" "$image"
-    "$TCMU_VM_PYTHON" -m tcmu_scst.dataplane.standalone --name "$name" \
-        --param "filename=$image" "${params[@]}" --ready-file "/tmp/$name.ready" \
-        > "/tmp/$name.log" 2>&1 &
-    echo $! > "/tmp/$name.pid"
-    if ! wait_for test -s "/tmp/$name.ready"; then
-        cat "/tmp/$name.log" >&2
-        return 1
-    fi
-    cut -d' ' -f1 "/tmp/$name.ready"
+    ours_export_handler "$name" vdisk_fileio "$bytes" "filename=$image" "$@"
 }
 
 # ours_export_handler NAME HANDLER BYTES [KEY=VALUE...]: ours_export for any handler and an
