@@ -1,0 +1,280 @@
+"""Client side of an SCST sysfs tree, as SCST's own tools use it: through the file system.
+
+The config tool and the shell work on any tree that follows SCST's SysfsRules: ours (FUSE,
+``/run/scst_tgt``) or a real SCST kernel's (``/sys/kernel/scst_tgt``).  So they never import
+the object model: they read files, follow links, write commands and learn what each handler
+and driver accepts from the ``mgmt`` usage texts.
+
+Why the details are as they are:
+
+* An attribute prints its value and, when it is configuration that differs from the default
+  (or was set explicitly), a last line ``[key]``.  Only key attributes are saved.
+* A write returns the errno; SCST may also answer ``EAGAIN`` while the command still runs in
+  its worker, after which ``last_sysfs_mgmt_res`` tells the outcome once it stops failing with
+  ``EAGAIN`` itself.  Both end here as one :class:`SysfsError` with the errno and the path.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import re
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+KEY_MARK = "[key]"
+DEFAULT_ROOTS = ("/run/scst_tgt", "/sys/kernel/scst_tgt")
+ROOT_ENVIRONMENT = "SCST_SYSFS_ROOT"
+RESULT_FILE = "last_sysfs_mgmt_res"
+EAGAIN_POLL_SECONDS = 1.0
+EAGAIN_LIMIT_SECONDS = 300.0
+
+
+class SysfsError(OSError):
+    """A read or write the tree refused; ``str()`` is one line naming the file."""
+
+    def __init__(self, code: int, message: str, path: str):
+        super().__init__(code, message)
+        self.path = path
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.strerror} ({errno.errorcode.get(self.errno or 0, '?')})"
+
+
+@dataclass(frozen=True)
+class AttributeValue:
+    """An attribute's value (its lines without the key mark) and whether it is a key."""
+
+    value: str
+    key: bool
+
+    @classmethod
+    def parse(cls, text: str) -> AttributeValue:
+        lines = text.split("\n")
+        while lines and lines[-1] == "":
+            lines.pop()
+        key = bool(lines) and lines[-1] == KEY_MARK
+        if key:
+            lines.pop()
+            while lines and lines[-1] == "":
+                lines.pop()
+        return cls("\n".join(lines), key)
+
+
+@dataclass(frozen=True)
+class MgmtCommand:
+    """One usage line: ``verb`` and the words after it (``[parameters]`` included)."""
+
+    verb: str
+    arguments: tuple[str, ...]
+
+    @property
+    def takes_parameters(self) -> bool:
+        return "[parameters]" in self.arguments
+
+
+_USAGE_LINE = re.compile(r'^\s*(?:Usage:\s*)?echo\s+"([^"]*)"\s*>\s*mgmt\s*$')
+_LIST_LINE = re.compile(r"^The following (.+?) available:\s*(.*)$")
+
+
+@dataclass(frozen=True)
+class MgmtHelp:
+    """What a ``mgmt`` file says it accepts.
+
+    ``lists`` maps each "The following X available" label to its names, e.g.
+    ``parameters`` (creation parameters), ``target driver attributes``, ``target
+    attributes``, ``dev handler attributes``, ``device attributes``.
+    """
+
+    commands: tuple[MgmtCommand, ...]
+    lists: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    text: str = ""
+
+    @classmethod
+    def parse(cls, text: str) -> MgmtHelp:
+        commands = []
+        lists: dict[str, tuple[str, ...]] = {}
+        for line in text.splitlines():
+            usage = _USAGE_LINE.match(line)
+            if usage:
+                words = usage.group(1).split()
+                if words:
+                    commands.append(MgmtCommand(words[0].lower(), tuple(words[1:])))
+                continue
+            listed = _LIST_LINE.match(line.strip())
+            if listed:
+                names = tuple(name.strip() for name in listed.group(2).split(",") if name.strip())
+                lists[listed.group(1)] = lists.get(listed.group(1), ()) + names
+        return cls(tuple(commands), lists, text)
+
+    @property
+    def verbs(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(command.verb for command in self.commands))
+
+    @property
+    def parameters(self) -> tuple[str, ...]:
+        """Creation parameters (for ``add_device``/``add_target``/``add``)."""
+        return self.lists.get("parameters", ())
+
+    def command(self, verb: str) -> MgmtCommand | None:
+        for command in self.commands:
+            if command.verb == verb.lower():
+                return command
+        return None
+
+
+def default_root() -> Path:
+    """``$SCST_SYSFS_ROOT``, else ours if mounted, else the real SCST kernel's path."""
+    given = os.environ.get(ROOT_ENVIRONMENT)
+    if given:
+        return Path(given)
+    for candidate in DEFAULT_ROOTS:
+        if os.path.isdir(os.path.join(candidate, "handlers")):
+            return Path(candidate)
+    return Path(DEFAULT_ROOTS[0])
+
+
+class ScstSysfs:
+    """File access to one SCST tree; every path is relative to ``root``."""
+
+    def __init__(self, root: str | os.PathLike[str] | None = None,
+                 eagain_limit: float = EAGAIN_LIMIT_SECONDS):
+        self.root = Path(root) if root is not None else default_root()
+        self.eagain_limit = eagain_limit
+
+    def path(self, relative: str) -> Path:
+        return self.root / relative.strip("/") if relative.strip("/") else self.root
+
+    def check(self) -> None:
+        """Refuse early, with a clear message, a root that is no SCST tree."""
+        if not self.path("handlers").is_dir() or not self.path("targets").is_dir():
+            raise SysfsError(errno.ENOENT, "no SCST sysfs tree here (is tcmu-scstd running, or "
+                             f"set --root / {ROOT_ENVIRONMENT})", str(self.root))
+
+    # -- reading -------------------------------------------------------------------------------
+
+    def exists(self, relative: str) -> bool:
+        return os.path.lexists(self.path(relative))
+
+    def is_dir(self, relative: str) -> bool:
+        path = self.path(relative)
+        return path.is_dir() and not path.is_symlink()
+
+    def is_link(self, relative: str) -> bool:
+        return self.path(relative).is_symlink()
+
+    def readlink(self, relative: str) -> str:
+        """The name a link points at (its last component, as SCST links name objects)."""
+        return os.path.basename(os.readlink(self.path(relative)))
+
+    def entries(self, relative: str) -> list[str]:
+        """Names in a directory, sorted; an absent directory has none."""
+        try:
+            return sorted(os.listdir(self.path(relative)))
+        except FileNotFoundError:
+            return []
+
+    def subdirectories(self, relative: str) -> list[str]:
+        return [name for name in self.entries(relative)
+                if self.is_dir(f"{relative}/{name}")]
+
+    def links(self, relative: str) -> list[str]:
+        return [name for name in self.entries(relative) if self.is_link(f"{relative}/{name}")]
+
+    def files(self, relative: str) -> list[str]:
+        """Regular files (attributes and ``mgmt``) in a directory."""
+        return [name for name in self.entries(relative)
+                if self.path(f"{relative}/{name}").is_file()
+                and not self.is_link(f"{relative}/{name}")]
+
+    def read(self, relative: str) -> str:
+        deadline = time.monotonic() + self.eagain_limit
+        while True:
+            try:
+                with open(self.path(relative), encoding="utf-8", errors="replace") as file:
+                    return file.read()
+            except OSError as error:
+                if error.errno == errno.EAGAIN and time.monotonic() < deadline:
+                    time.sleep(EAGAIN_POLL_SECONDS)
+                    continue
+                raise SysfsError(error.errno or errno.EIO, error.strerror or str(error),
+                                 str(self.path(relative))) from None
+
+    def attribute(self, relative: str) -> AttributeValue:
+        return AttributeValue.parse(self.read(relative))
+
+    def readable(self, relative: str) -> bool:
+        return os.access(self.path(relative), os.R_OK) and bool(
+            os.stat(self.path(relative)).st_mode & 0o444)
+
+    def writable(self, relative: str) -> bool:
+        return bool(os.stat(self.path(relative)).st_mode & 0o222)
+
+    def key_attributes(self, relative: str) -> dict[str, str]:
+        """Every readable attribute of a directory marked ``[key]``, by file name."""
+        found = {}
+        for name in self.files(relative):
+            if name == "mgmt" or not self.readable(f"{relative}/{name}"):
+                continue
+            try:
+                value = self.attribute(f"{relative}/{name}")
+            except SysfsError:
+                continue
+            if value.key:
+                found[name] = value.value
+        return found
+
+    def mgmt_help(self, relative: str) -> MgmtHelp:
+        """The usage text of ``relative`` (a ``mgmt`` file, or a directory holding one)."""
+        if self.is_dir(relative) or relative.strip("/") == "":
+            relative = f"{relative}/mgmt"
+        return MgmtHelp.parse(self.read(relative))
+
+    # -- writing -------------------------------------------------------------------------------
+
+    def write(self, relative: str, text: str) -> None:
+        """Write one command or value; return when SCST has finished it, raise if it failed."""
+        if not text.endswith("\n"):
+            text += "\n"
+        path = self.path(relative)
+        try:
+            fd = os.open(path, os.O_WRONLY)
+        except OSError as error:
+            raise SysfsError(error.errno or errno.EIO, error.strerror or str(error),
+                             str(path)) from None
+        try:
+            os.write(fd, text.encode())
+        except OSError as error:
+            if error.errno != errno.EAGAIN:
+                raise SysfsError(error.errno or errno.EIO, error.strerror or str(error),
+                                 str(path)) from None
+            self._wait_for_result(str(path))
+        finally:
+            os.close(fd)
+
+    def _wait_for_result(self, path: str) -> None:
+        """SCST answered EAGAIN: the command still runs; its result comes later."""
+        deadline = time.monotonic() + self.eagain_limit
+        while time.monotonic() < deadline:
+            try:
+                result = int(self.path(RESULT_FILE).read_text().split()[0])
+            except OSError as error:
+                if error.errno != errno.EAGAIN:
+                    raise SysfsError(error.errno or errno.EIO, "cannot read the command's result",
+                                     path) from None
+                time.sleep(EAGAIN_POLL_SECONDS)
+                continue
+            if result < 0:
+                raise SysfsError(-result, os.strerror(-result), path)
+            return
+        raise SysfsError(errno.ETIMEDOUT, f"no result after {self.eagain_limit:.0f} s", path)
+
+    def walk(self, relative: str = "") -> Iterator[str]:
+        """Every path under ``relative`` (links listed, not followed), depth first, sorted."""
+        for name in self.entries(relative):
+            child = f"{relative}/{name}".lstrip("/")
+            yield child
+            if self.is_dir(child):
+                yield from self.walk(child)
