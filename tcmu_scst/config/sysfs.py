@@ -19,10 +19,12 @@ from __future__ import annotations
 import errno
 import os
 import re
+import stat
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 KEY_MARK = "[key]"
 DEFAULT_ROOTS = ("/run/scst_tgt", "/sys/kernel/scst_tgt")
@@ -136,45 +138,132 @@ def default_root() -> Path:
     return Path(DEFAULT_ROOTS[0])
 
 
-class ScstSysfs:
-    """File access to one SCST tree; every path is relative to ``root``."""
+class TreeAccess(Protocol):
+    """How :class:`ScstSysfs` reaches a tree: the file system, or an SCST tree in this process.
 
-    def __init__(self, root: str | os.PathLike[str] | None = None,
-                 eagain_limit: float = EAGAIN_LIMIT_SECONDS):
-        self.root = Path(root) if root is not None else default_root()
-        self.eagain_limit = eagain_limit
+    The daemon saves its configuration with the same code the config tool uses, but it must
+    not read its own FUSE mount while it serves a write (the write holds the tree's lock and
+    the FUSE thread that would answer the read waits for it), so it reads the tree object
+    directly.  Paths are relative to the tree's root; errors are OSError with the errno.
+    """
+
+    def kind(self, relative: str) -> str | None:
+        """``"dir"``, ``"file"``, ``"link"`` or None for nothing there (links not followed)."""
+        ...
+
+    def mode(self, relative: str) -> int: ...
+    def readable(self, relative: str) -> bool: ...
+    def listdir(self, relative: str) -> list[str]: ...
+    def readlink(self, relative: str) -> str: ...
+    def read(self, relative: str) -> str: ...
+    def write(self, relative: str, text: str) -> None: ...
+
+
+class FileAccess:
+    """A tree reached through the file system (a FUSE mount or a real SCST kernel's sysfs)."""
+
+    def __init__(self, root: Path):
+        self.root = root
 
     def path(self, relative: str) -> Path:
         return self.root / relative.strip("/") if relative.strip("/") else self.root
 
+    def kind(self, relative: str) -> str | None:
+        try:
+            mode = os.lstat(self.path(relative)).st_mode
+        except FileNotFoundError:
+            return None
+        if stat.S_ISLNK(mode):
+            return "link"
+        return "dir" if stat.S_ISDIR(mode) else "file"
+
+    def mode(self, relative: str) -> int:
+        return os.stat(self.path(relative)).st_mode
+
+    def readable(self, relative: str) -> bool:
+        return os.access(self.path(relative), os.R_OK) and bool(self.mode(relative) & 0o444)
+
+    def listdir(self, relative: str) -> list[str]:
+        return os.listdir(self.path(relative))
+
+    def readlink(self, relative: str) -> str:
+        return os.readlink(self.path(relative))
+
+    def read(self, relative: str) -> str:
+        with open(self.path(relative), encoding="utf-8", errors="replace") as file:
+            return file.read()
+
+    def write(self, relative: str, text: str) -> None:
+        # one write(2) call: SCST executes what a single write delivers
+        fd = os.open(self.path(relative), os.O_WRONLY)
+        try:
+            os.write(fd, text.encode())
+        finally:
+            os.close(fd)
+
+
+class ScstSysfs:
+    """Access to one SCST tree; every path is relative to ``root``.
+
+    ``access`` replaces the file system (see :class:`TreeAccess`); by default the tree is
+    reached through the files under ``root``.
+    """
+
+    def __init__(self, root: str | os.PathLike[str] | None = None,
+                 eagain_limit: float = EAGAIN_LIMIT_SECONDS,
+                 access: TreeAccess | None = None):
+        self.root = Path(root) if root is not None else default_root()
+        self.eagain_limit = eagain_limit
+        self.access: TreeAccess = access or FileAccess(self.root)
+
+    def path(self, relative: str) -> Path:
+        return self.root / relative.strip("/") if relative.strip("/") else self.root
+
+    def _error(self, error: OSError, relative: str) -> SysfsError:
+        return SysfsError(error.errno or errno.EIO, error.strerror or str(error),
+                          str(self.path(relative)))
+
     def check(self) -> None:
         """Refuse early, with a clear message, a root that is no SCST tree."""
-        if not self.path("handlers").is_dir() or not self.path("targets").is_dir():
+        if not self.is_dir("handlers") or not self.is_dir("targets"):
             raise SysfsError(errno.ENOENT, "no SCST sysfs tree here (is tcmu-scstd running, or "
                              f"set --root / {ROOT_ENVIRONMENT})", str(self.root))
 
     # -- reading -------------------------------------------------------------------------------
 
+    def _kind(self, relative: str) -> str | None:
+        try:
+            return self.access.kind(relative)
+        except OSError:
+            return None
+
     def exists(self, relative: str) -> bool:
-        return os.path.lexists(self.path(relative))
+        return self._kind(relative) is not None
 
     def is_dir(self, relative: str) -> bool:
-        path = self.path(relative)
-        return path.is_dir() and not path.is_symlink()
+        return self._kind(relative) == "dir"
 
     def is_link(self, relative: str) -> bool:
-        return self.path(relative).is_symlink()
+        return self._kind(relative) == "link"
+
+    def is_file(self, relative: str) -> bool:
+        return self._kind(relative) == "file"
 
     def readlink(self, relative: str) -> str:
         """The name a link points at (its last component, as SCST links name objects)."""
-        return os.path.basename(os.readlink(self.path(relative)))
+        try:
+            return os.path.basename(self.access.readlink(relative))
+        except OSError as error:
+            raise self._error(error, relative) from None
 
     def entries(self, relative: str) -> list[str]:
         """Names in a directory, sorted; an absent directory has none."""
         try:
-            return sorted(os.listdir(self.path(relative)))
-        except FileNotFoundError:
-            return []
+            return sorted(self.access.listdir(relative))
+        except OSError as error:
+            if error.errno in (errno.ENOENT, errno.ENOTDIR):
+                return []
+            raise self._error(error, relative) from None
 
     def subdirectories(self, relative: str) -> list[str]:
         return [name for name in self.entries(relative)
@@ -185,45 +274,49 @@ class ScstSysfs:
 
     def files(self, relative: str) -> list[str]:
         """Regular files (attributes and ``mgmt``) in a directory."""
-        return [name for name in self.entries(relative)
-                if self.path(f"{relative}/{name}").is_file()
-                and not self.is_link(f"{relative}/{name}")]
+        return [name for name in self.entries(relative) if self.is_file(f"{relative}/{name}")]
 
     def read(self, relative: str) -> str:
         deadline = time.monotonic() + self.eagain_limit
         while True:
             try:
-                with open(self.path(relative), encoding="utf-8", errors="replace") as file:
-                    return file.read()
+                return self.access.read(relative)
             except OSError as error:
                 if error.errno == errno.EAGAIN and time.monotonic() < deadline:
                     time.sleep(EAGAIN_POLL_SECONDS)
                     continue
-                raise SysfsError(error.errno or errno.EIO, error.strerror or str(error),
-                                 str(self.path(relative))) from None
+                raise self._error(error, relative) from None
 
     def attribute(self, relative: str) -> AttributeValue:
         return AttributeValue.parse(self.read(relative))
 
     def readable(self, relative: str) -> bool:
-        return os.access(self.path(relative), os.R_OK) and bool(
-            os.stat(self.path(relative)).st_mode & 0o444)
+        try:
+            return self.access.readable(relative)
+        except OSError:
+            return False
 
     def writable(self, relative: str) -> bool:
-        return bool(os.stat(self.path(relative)).st_mode & 0o222)
+        try:
+            return bool(self.access.mode(relative) & 0o222)
+        except OSError:
+            return False
 
     def key_attributes(self, relative: str) -> dict[str, str]:
         """Every readable attribute of a directory marked ``[key]``, by file name."""
+        return {name: value.value for name, value in self.attributes(relative).items()
+                if value.key}
+
+    def attributes(self, relative: str) -> dict[str, AttributeValue]:
+        """Every readable attribute file of a directory (``mgmt`` excluded), by name."""
         found = {}
         for name in self.files(relative):
             if name == "mgmt" or not self.readable(f"{relative}/{name}"):
                 continue
             try:
-                value = self.attribute(f"{relative}/{name}")
+                found[name] = self.attribute(f"{relative}/{name}")
             except SysfsError:
                 continue
-            if value.key:
-                found[name] = value.value
         return found
 
     def mgmt_help(self, relative: str) -> MgmtHelp:
@@ -238,28 +331,19 @@ class ScstSysfs:
         """Write one command or value; return when SCST has finished it, raise if it failed."""
         if not text.endswith("\n"):
             text += "\n"
-        path = self.path(relative)
         try:
-            fd = os.open(path, os.O_WRONLY)
-        except OSError as error:
-            raise SysfsError(error.errno or errno.EIO, error.strerror or str(error),
-                             str(path)) from None
-        try:
-            os.write(fd, text.encode())
+            self.access.write(relative, text)
         except OSError as error:
             if error.errno != errno.EAGAIN:
-                raise SysfsError(error.errno or errno.EIO, error.strerror or str(error),
-                                 str(path)) from None
-            self._wait_for_result(str(path))
-        finally:
-            os.close(fd)
+                raise self._error(error, relative) from None
+            self._wait_for_result(str(self.path(relative)))
 
     def _wait_for_result(self, path: str) -> None:
         """SCST answered EAGAIN: the command still runs; its result comes later."""
         deadline = time.monotonic() + self.eagain_limit
         while time.monotonic() < deadline:
             try:
-                result = int(self.path(RESULT_FILE).read_text().split()[0])
+                result = int(self.access.read(RESULT_FILE).split()[0])
             except OSError as error:
                 if error.errno != errno.EAGAIN:
                     raise SysfsError(error.errno or errno.EIO, "cannot read the command's result",
