@@ -105,6 +105,32 @@ class ScstShell(ConfigShell):
                 break
         return True
 
+    def completions(self, line: str) -> list[str]:
+        """What TAB offers at the end of ``line``, as readline would get it (for tests and
+        for checking a tree's completions without a terminal)."""
+        self.generation += 1
+        text = "" if not line or line.endswith(" ") else line.rsplit(" ", maxsplit=1)[-1]
+        begin = len(line) - len(text)
+        results, path, command, pparams, kparams = self._parse_cmdline(line)
+        token = None
+        if not text:
+            fake = self._parse_cmdline(line + "x")[0]
+            if fake.command and fake.command.value == "x":
+                token = "command"
+            elif "x" in [p.value for p in fake.pparams or []]:
+                token = "pparam"
+            elif "x" in [k.value for k in fake.kparams or []]:
+                token = "kparam"
+        elif path and begin == results.path.locn_start:
+            token = "path"
+        elif command and begin == results.command.locn_start:
+            token = "command"
+        elif pparams and begin in [p.locn_start for p in results.pparams]:
+            token = "pparam"
+        elif kparams and begin in [k.locn_start for k in results.kparams]:
+            token = "kparam"
+        return list(self._dispatch_completion(path, command, pparams, kparams, text, token))
+
     def interact(self) -> bool:
         """The interactive loop: prompt, completion, history; Ctrl-C drops the line."""
         if self.history_file and self.history_file.is_file():

@@ -105,6 +105,11 @@ def for_argument(sysfs: ScstSysfs, relative: str, help_text: MgmtHelp, verb: Ver
     return []
 
 
+def names_a_file(parameter: str) -> bool:
+    """``filename``, ``dif_filename``, ``pr_file_name``...: values that are paths."""
+    return "file" in parameter or "path" in parameter
+
+
 def file_paths(text: str) -> list[str]:
     """File-system paths for ``filename=`` values; directories end with ``/``."""
     matches = sorted(glob.glob(glob.escape(os.path.expanduser(text)) + "*"))

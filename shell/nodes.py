@@ -11,7 +11,6 @@ its attribute files, ``enable``/``disable`` where it has an ``enabled`` file, an
 from __future__ import annotations
 
 import inspect
-import os
 import posixpath
 from typing import TYPE_CHECKING
 
@@ -111,12 +110,15 @@ class VerbCall:
         """configshell's completion hook for this command."""
         sysfs, listed = self.node.sysfs, self.help_text.parameters
         if current == "*":
-            if not self.verb.takes_parameters:
-                return []
+            names = [argument.name for argument in self.verb.arguments]
+            typing_last = bool(names) and text != "" and parameters.get(names[-1]) == text
+            if not self.verb.takes_parameters or typing_last or \
+                    any(name not in parameters for name in names):
+                return []  # NAME= words come after the positional arguments
             return candidates.finish([f"{name}=" for name in listed
                                       if name not in parameters], text)
         if current in listed and self.verb.takes_parameters:
-            return candidates.file_paths(text) if "filename" in current else []
+            return candidates.file_paths(text) if candidates.names_a_file(current) else []
         for argument in self.verb.arguments:
             if argument.name == current:
                 found = candidates.for_argument(sysfs, self.node.relative, self.help_text,
@@ -139,7 +141,7 @@ class LeafNode(ConfigNode):
     def summary(self) -> tuple[str, bool | None]:
         if self.sysfs.is_link(self.relative):
             try:
-                target = os.readlink(self.sysfs.path(self.relative))
+                target = self.sysfs.access.readlink(self.relative)
             except OSError:
                 return "unreadable link", False
             inside = posixpath.normpath(posixpath.join(posixpath.dirname(self.relative), target))
