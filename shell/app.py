@@ -16,6 +16,7 @@ from typing import TextIO
 
 import pyparsing
 from configshell import prefs
+from configshell.node import ExecutionError
 from configshell.shell import ConfigShell
 
 from tcmu_scst.config.sysfs import ScstSysfs
@@ -104,6 +105,23 @@ class ScstShell(ConfigShell):
             if self._exit:
                 break
         return True
+
+    def _dispatch_completion(self, path, command, pparams, kparams, text, current_token):
+        """configshell's completion, without its offer of ``argument=`` for positional
+        arguments: with it, TAB could never complete a name or a LUN number on its own."""
+        found = super()._dispatch_completion(path, command, pparams, kparams, text,
+                                             current_token)
+        if current_token != "pparam":
+            return found
+        try:
+            target = self._current_node.get_node(path.partition("*")[0])
+            positional = {f"{name}=" for name in target.get_command_signature(command)[0]}
+        except (ValueError, ExecutionError):
+            return found
+        kept = [candidate for candidate in found if candidate not in positional]
+        if len(kept) == 1 and not kept[0].endswith(("=", " ", "/")):
+            kept[0] += " "
+        return kept
 
     def completions(self, line: str) -> list[str]:
         """What TAB offers at the end of ``line``, as readline would get it (for tests and

@@ -350,8 +350,8 @@ def test_completion_of_commands_objects_and_parameters(tree: MountedScst, disk: 
     assert shell.completions(f"{TGT}/ini_groups/g1/initiators delete iqn.1994") == \
         [INITIATOR + " "]
     assert shell.completions(f"{TGT}/ini_groups/g1/initiators move {INITIATOR} ")[0] == "g2 "
-    # configshell adds the argument's own name as a keyword (group_name=)
-    assert shell.completions(f"{TGT}/ini_groups delete g") == ["g1", "g2", "group_name="]
+    assert shell.completions(f"{TGT}/ini_groups delete g") == ["g1", "g2"]
+    assert shell.completions(f"{TGT}/luns create disk1 ") == ["1 "]  # not also "lun="
     assert shell.completions("/devices/disk1 set attribute pro") == ["prod_id=", "prod_rev_lvl="]
     assert shell.completions("/devices/disk1 get attribute blocks") == ["blocksize "]
     assert set(shell.completions(f"{TGT} set attribute enabled=")) == {"enabled=0", "enabled=1"}
