@@ -8,6 +8,7 @@ tools read after a write.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from .devices import DeviceRegistry
 from .grammar import c_integer, invalid
@@ -25,6 +26,8 @@ class ScstTree(Tree):
     def __init__(self, root: Directory):
         super().__init__(root)
         self.last_result = 0
+        # told the path of every write that succeeded (the daemon saves its config then)
+        self.on_change: Callable[[str], None] | None = None
 
     def write(self, path: str, text: str) -> None:
         with self.lock:
@@ -35,6 +38,8 @@ class ScstTree(Tree):
                 log.debug("%s: %s", path, error.strerror or error)  # the front end logs it
                 raise
             self.last_result = 0
+            if self.on_change is not None:
+                self.on_change(path)
 
 
 class ScstSystem:

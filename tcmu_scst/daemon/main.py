@@ -21,6 +21,7 @@ from ..compat_sysfs.fuse_mount import mount
 from ..compat_sysfs.scst import ScstSystem
 from ..dataplane.spec import DEFAULT_CONFIGFS
 from .lio_realizer import LioRealizer
+from .persistence import DEFAULT_CONFIG, Persistence, clear_leftovers
 
 log = logging.getLogger("tcmu_scst.daemon")
 DEFAULT_MOUNTPOINT = "/run/scst_tgt"
@@ -44,6 +45,11 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
                         help=f"where the SCST tree appears (default {DEFAULT_MOUNTPOINT})")
     parser.add_argument("--configfs", default=str(DEFAULT_CONFIGFS),
                         help="LIO configfs root (default %(default)s)")
+    parser.add_argument("--config", default=DEFAULT_CONFIG, metavar="FILE",
+                        help="scst.conf saved after every change and restored at start "
+                             "(default %(default)s)")
+    parser.add_argument("--no-config", action="store_true",
+                        help="neither restore nor save a configuration")
     parser.add_argument("--log-level", default="INFO",
                         choices=("DEBUG", "INFO", "WARNING", "ERROR"))
     return parser.parse_args(argv)
@@ -58,12 +64,18 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGINT, lambda *_: stopping.set())
     realizer = LioRealizer(configfs=arguments.configfs)
     system = ScstSystem(realizer)
+    persistence = None if arguments.no_config else Persistence(system.tree, arguments.config)
     try:
+        clear_leftovers(arguments.configfs, persistence)
+        if persistence is not None:
+            persistence.restore()  # before the mount: nobody sees a half-restored tree
         os.makedirs(arguments.mountpoint, exist_ok=True)
         handle = mount(system.tree, arguments.mountpoint)
     except BaseException:
         realizer.shutdown()
         raise
+    if persistence is not None:
+        persistence.start()
     log.info("SCST tree mounted on %s (LIO configfs %s)", arguments.mountpoint,
              arguments.configfs)
     notify_systemd("READY=1")
@@ -74,6 +86,8 @@ def main(argv: list[str] | None = None) -> int:
         notify_systemd("STOPPING=1")
         log.info("stopping: unmounting %s, removing the LIO objects", arguments.mountpoint)
         handle.unmount()
+        if persistence is not None:
+            persistence.stop()
         realizer.shutdown()
     log.info("stopped")
     return 0

@@ -75,7 +75,7 @@ def snapshot(sysfs: ScstSysfs) -> dict[str, str]:
     found = {}
     for path in sysfs.walk(""):
         if sysfs.is_link(path):
-            found[path] = "-> " + os.readlink(sysfs.path(path))
+            found[path] = "-> " + sysfs.access.readlink(path)
         elif sysfs.is_dir(path):
             found[path] = "dir"
         elif path.endswith("mgmt") or not sysfs.readable(path):

@@ -1,0 +1,153 @@
+"""The daemon's configuration file: every successful change saved, restored at start.
+
+After each write through the tree that succeeded, a saver thread (debounced, so a script of
+many writes saves once) reads the tree into the scst.conf model exactly as
+``tcmu-scst-admin -write_config`` does and replaces the file atomically (0600 when it holds
+CHAP secrets).  At start, before the tree is mounted, the file is applied with the config
+tool's apply logic, so a restart brings back the same devices, LUNs, groups, identities and
+enabled states.
+
+The tree is reached in-process (:class:`~tcmu_scst.config.in_process.InProcessAccess`), never
+through the FUSE mount: the write being served holds the tree's lock, and a read through
+the mount from the daemon itself would wait for it.  The saver takes the same lock while
+it reads, so it sees the tree between two commands, never in the middle of one.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import threading
+import time
+
+from ..compat_sysfs.scst import ScstTree
+from ..config.apply import Applier
+from ..config.files import has_secrets, save_atomically
+from ..config.in_process import InProcessAccess
+from ..config.running import read_running
+from ..config.scst_conf import ConfigError, format_config, parse_file
+from ..config.sysfs import ScstSysfs
+from .lio_realizer import HBA_BASE
+from .stale import clean_stale
+
+log = logging.getLogger(__name__)
+DEFAULT_CONFIG = "/var/lib/tcmu-scst/scst.conf"
+DEBOUNCE_SECONDS = 0.2
+HEADER = "# Saved by tcmu-scstd after every change; restored at start. scst.conf format."
+
+
+class Persistence:
+    def __init__(self, tree: ScstTree, path: str, debounce: float = DEBOUNCE_SECONDS):
+        self.tree = tree
+        self.path = path
+        self.debounce = debounce
+        self.sysfs = ScstSysfs("/", access=InProcessAccess(tree))
+        self._changed = threading.Event()
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._last_text: str | None = None
+        self._paused = False
+
+    # -- start -----------------------------------------------------------------------------
+
+    def saved_target_names(self) -> set[str]:
+        """Target names in the saved file (their LIO leftovers are ours to clear)."""
+        try:
+            config = parse_file(self.path)
+        except ConfigError:
+            return set()
+        return {name for driver in config.drivers.values() for name in driver.targets}
+
+    def restore(self) -> bool:
+        """Apply the saved file to the (empty) tree; False if anything could not be restored.
+
+        Every restorable object is restored even when some fail (a backing file gone, say);
+        the file is then kept as ``<file>.restore-failed`` before it is next overwritten.
+        """
+        if not os.path.exists(self.path):
+            log.info("no saved configuration at %s; starting empty", self.path)
+            return True
+        self._paused = True
+        try:
+            config = parse_file(self.path)
+            applier = Applier(self.sysfs, continue_on_error=True,
+                              log=lambda line: log.debug("restore: %s", line))
+            with self.tree.lock:
+                applier.apply(config, self.path)
+        except (ConfigError, OSError) as error:
+            log.error("cannot restore %s: %s", self.path, error)
+            self._keep_failed()
+            return False
+        finally:
+            self._paused = False
+        for warning in applier.warnings:
+            log.warning("restore: %s", warning)
+        if applier.errors:
+            for error in applier.errors:
+                log.error("restore: %s", error)
+            self._keep_failed()
+            return False
+        log.info("restored %s (%d writes)", self.path, len(applier.writes))
+        return True
+
+    def _keep_failed(self) -> None:
+        kept = f"{self.path}.restore-failed"
+        try:
+            shutil.copy2(self.path, kept)
+            os.chmod(kept, 0o600)
+            log.error("the configuration that failed to restore is kept as %s", kept)
+        except OSError as error:
+            log.error("cannot keep a copy of %s: %s", self.path, error)
+
+    # -- saving ----------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Save after every successful write through the tree from now on."""
+        self.tree.on_change = self.changed
+        self._thread = threading.Thread(target=self._run, name="scst-conf-saver", daemon=True)
+        self._thread.start()
+
+    def changed(self, _path: str = "") -> None:
+        """Called by the tree after a write succeeded (under its lock: only flag it)."""
+        if not self._paused:
+            self._changed.set()
+
+    def _run(self) -> None:
+        while not self._stopping.is_set():
+            if not self._changed.wait(0.5):
+                continue
+            time.sleep(self.debounce)  # a burst of writes: one save
+            self._changed.clear()
+            self.save()
+
+    def save(self) -> None:
+        try:
+            with self.tree.lock:
+                config, _ = read_running(self.sysfs)
+            text = format_config(config, header=HEADER)
+            if text == self._last_text:
+                return
+            save_atomically(self.path, text, has_secrets(config))
+            self._last_text = text
+            log.debug("configuration saved to %s", self.path)
+        except OSError as error:
+            log.error("cannot save the configuration to %s: %s", self.path, error)
+
+    def stop(self) -> None:
+        """Stop saving; a change not yet saved is saved now."""
+        self.tree.on_change = None
+        self._stopping.set()
+        if self._thread is not None:
+            self._thread.join()
+        if self._changed.is_set():
+            self._changed.clear()
+            self.save()
+
+
+def clear_leftovers(configfs: str, persistence: Persistence | None) -> None:
+    """Before restoring: remove what a killed predecessor left in LIO (see ``stale``)."""
+    names = persistence.saved_target_names() if persistence else set()
+    removed = clean_stale(configfs, HBA_BASE, names)
+    if removed:
+        log.warning("removed what a previous daemon left behind: %s", ", ".join(removed))
