@@ -31,12 +31,13 @@ import os
 import queue
 import stat
 import struct
+import weakref
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..uio.ring import zero_fill
-from .sense import medium_error
+from .sense import NOT_READY, CheckCondition, medium_error
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +77,18 @@ def require_block_device(path: str) -> None:
     """Refuse anything but a block device before opening it, with a message that says why."""
     if not stat.S_ISBLK(os.stat(path).st_mode):
         raise not_a_block_device(path)
+
+
+def backing_gone() -> CheckCondition:
+    """LOGICAL UNIT NOT READY, MANUAL INTERVENTION REQUIRED: the block device behind the
+    disk has gone.  Not "cause not reportable" (04/00): Linux answers that one with START
+    UNIT and retries for a minute and a half; 04/03 tells it to stop and wait."""
+    return CheckCondition(NOT_READY, 0x04, 0x03)
+
+
+def _release(fd: int, bounce: BouncePool) -> None:
+    os.close(fd)
+    bounce.close()
 
 
 def _ioctl_int(fd: int, request: int, fmt: str) -> int:
@@ -236,9 +249,14 @@ class BlockBackend:
         self.fd, self.direct = _open(self.path, read_only, o_direct)
         try:
             geometry = probe(self.fd)
+            status = os.fstat(self.fd)
         except BaseException:
             os.close(self.fd)
             raise
+        # where the kernel lists the device while it exists (None for regular files in tests)
+        self._sysfs: Path | None = None
+        if stat.S_ISBLK(status.st_mode):
+            self._sysfs = SYSFS_BLOCK / f"{os.major(status.st_rdev)}:{os.minor(status.st_rdev)}"
         self._probe = probe
         self._discard = discard
         self._zeroout = zeroout
@@ -304,7 +322,7 @@ class BlockBackend:
                 raise BlockingIOError(errno.EAGAIN, "RWF_NOWAIT unsupported") from None
             log.warning("%s: read of %d bytes at %d failed: %s", self.path, length, offset,
                         error)
-            raise medium_error(write=False) from error
+            raise self._failure(write=False) from error
 
     def _read_into(self, views: list[memoryview], offset: int, length: int, flags: int) -> None:
         done = os.preadv(self.fd, views, offset, flags)
@@ -356,7 +374,17 @@ class BlockBackend:
                 raise BlockingIOError(errno.EAGAIN, "RWF_NOWAIT unsupported") from None
             log.warning("%s: write of %d bytes at %d failed: %s", self.path, length, offset,
                         error)
-            raise medium_error(write=True) from error
+            raise self._failure(write=True) from error
+
+    @property
+    def gone(self) -> bool:
+        """Whether the block device was removed under our open descriptor."""
+        return self._sysfs is not None and not self._sysfs.exists()
+
+    def _failure(self, write: bool) -> CheckCondition:
+        """The sense for a failed transfer: NOT READY while the device is gone (the watcher
+        takes it offline moments later), a medium error otherwise."""
+        return backing_gone() if self.gone else medium_error(write=write)
 
     def _write_from(self, views: list[memoryview], offset: int, length: int,
                     flags: int) -> None:
@@ -393,7 +421,7 @@ class BlockBackend:
         try:
             os.fdatasync(self.fd)
         except OSError as error:
-            raise medium_error(write=True) from error
+            raise self._failure(write=True) from error
 
     def deallocate(self, offset: int, length: int) -> None:
         """Discard the whole discard granules inside the range and zero what is left of it.
@@ -450,3 +478,9 @@ class BlockBackend:
     def close(self) -> None:
         os.close(self.fd)
         self._bounce.close()
+
+    def close_when_unused(self) -> None:
+        """Close once the last reference goes: commands still running on I/O threads hold
+        one, and closing under them would let a reused descriptor number serve their
+        transfer from another file."""
+        weakref.finalize(self, _release, self.fd, self._bounce)

@@ -30,6 +30,7 @@ from .sbc_verify import VERIFY_COMMANDS
 from .sense import (
     CHECK_CONDITION,
     NOT_READY,
+    UNIT_ATTENTION,
     CheckCondition,
     internal_target_failure,
     invalid_opcode,
@@ -61,6 +62,10 @@ VPD_BLOCK_LIMITS = 0xB0
 VPD_BLOCK_CHARACTERISTICS = 0xB1
 VPD_LOGICAL_BLOCK_PROVISIONING = 0xB2
 REPORT_LUNS = 0xA0
+INQUIRY, REQUEST_SENSE = 0x12, 0x03
+# Commands a pending unit attention does not fail (SAM): INQUIRY, REQUEST SENSE (which
+# returns it as data) and REPORT LUNS (answered by LIO anyway)
+DISK_UNIT_ATTENTION_EXEMPT = frozenset({INQUIRY, REQUEST_SENSE, REPORT_LUNS})
 UNLIMITED = 0xFFFFFFFF
 # SCST attribute -> Identity field: INQUIRY data an administrator may change at run time
 IDENTITY_ATTRIBUTES = {"t10_vend_id": "vendor", "prod_id": "product",
@@ -110,6 +115,10 @@ class ScsiDevice:
 
     def check_ready(self) -> None:
         """Raise the sense that explains why the device is not ``ready``."""
+
+    def take_unit_attention(self) -> CheckCondition | None:
+        """The oldest pending unit attention, now reported (REQUEST SENSE asks for it)."""
+        return None
 
     def set_attribute(self, name: str, value: str) -> None:
         """Change an attribute of the running device (a sysfs write relayed to the worker).
@@ -181,7 +190,26 @@ class BlockDevice(ScsiDevice):
         # held by COMPARE AND WRITE from its read to its write, and by every write meanwhile
         self.atomic_lock = threading.Lock()
         self.medium_loaded = True
+        # unit attentions not yet reported, oldest first.  TCMU does not say which I_T
+        # nexus sent a command, so there is one queue for all: the first initiator to send
+        # a command gets each one (enough for one initiator per LUN, e.g. tcm_loop)
+        self.unit_attentions: list[CheckCondition] = []
         register_copy_target(self)
+
+    def queue_unit_attention(self, asc: int, ascq: int) -> None:
+        """Report ``asc/ascq`` with the next command that is not exempt; once, however
+        often the condition arose before the initiator looked."""
+        if not any((ua.asc, ua.ascq) == (asc, ascq) for ua in self.unit_attentions):
+            self.unit_attentions.append(CheckCondition(UNIT_ATTENTION, asc, ascq))
+
+    def take_unit_attention(self) -> CheckCondition | None:
+        return self.unit_attentions.pop(0) if self.unit_attentions else None
+
+    def execute(self, command: Command) -> Outcome | Deferred:
+        if self.unit_attentions and command.cdb[0] not in DISK_UNIT_ATTENTION_EXEMPT:
+            attention = self.unit_attentions.pop(0)
+            return Outcome(CHECK_CONDITION, attention.sense())
+        return super().execute(command)
 
     @property
     def blocks(self) -> int:
@@ -205,7 +233,9 @@ class BlockDevice(ScsiDevice):
             refresh = getattr(self.backend, "refresh_size", None)
             if refresh is None:
                 raise OSError(errno.EMEDIUMTYPE, "this device has no backing store to resize")
-            refresh()
+            before = self.backend.size
+            if refresh() != before:
+                self.queue_unit_attention(0x2A, 0x09)  # CAPACITY DATA HAS CHANGED
             return
         super().set_attribute(name, value)
 

@@ -105,9 +105,19 @@ def test_unit_ready(device: ScsiDevice, command: Command) -> Outcome:
 
 
 def request_sense(device: ScsiDevice, command: Command) -> Outcome:
+    """A pending unit attention (returned as data and cleared, SAM's rule), else why the
+    device is not ready, else NO SENSE: what an initiator polling with REQUEST SENSE must
+    learn instead of a CHECK CONDITION."""
     if command.cdb[1] & 0x01:  # DESC: descriptor format is not offered
         raise invalid_field_in_cdb(1, 0)
-    return respond(command, fixed_sense(NO_SENSE, 0, 0), command.cdb[4])
+    attention = device.take_unit_attention()
+    data = fixed_sense(NO_SENSE, 0, 0) if attention is None else attention.sense()
+    if attention is None and not device.ready:
+        try:
+            device.check_ready()
+        except CheckCondition as not_ready:
+            data = not_ready.sense()
+    return respond(command, data, command.cdb[4])
 
 
 def _mode_sense(device: ScsiDevice, command: Command, ten_byte: bool) -> Outcome:

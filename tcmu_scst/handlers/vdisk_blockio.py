@@ -5,6 +5,10 @@ device's, ``rotational`` and ``thin_provisioned`` come from the device's queue u
 (thin provisioning is on when the device can discard), and the block size stays 512 unless
 given, but may never be smaller than the device's logical block size, since a write of part
 of a device block would need a read-modify-write that races other writers.
+
+The device may go away and come back while it is exported (``block_hotplug``): the spec
+parameter ``backing`` (set by the daemon's udev watcher) says where it is now, or, empty,
+that it is gone, in which case the disk starts offline.
 """
 
 from __future__ import annotations
@@ -13,7 +17,8 @@ import errno
 from collections.abc import Mapping
 
 from .block_backend import BlockBackend
-from .disk import BlockDevice, DiskSettings
+from .block_hotplug import BACKING, BlockioDevice, DetachedBackend
+from .disk import DiskSettings
 from .identity import Identity
 from .params import disk_settings, identity
 
@@ -32,7 +37,7 @@ def check_block_size(backend: BlockBackend, block_size: int) -> None:
 
 def open_device(name: str, filename: str, settings: DiskSettings | None = None,
                 identity: Identity | None = None, given: Mapping[str, str] | None = None,
-                backend: BlockBackend | None = None) -> BlockDevice:
+                backend: BlockBackend | None = None) -> BlockioDevice:
     """A disk over the block device ``filename``.  ``given`` holds the parameters set
     explicitly; the device's own properties fill in ``rotational`` and
     ``thin_provisioned`` where they are absent.  ``backend`` replaces the opened device (for
@@ -50,11 +55,24 @@ def open_device(name: str, filename: str, settings: DiskSettings | None = None,
     except BaseException:
         backend.close()
         raise
-    return BlockDevice(identity or Identity(name, vendor=VENDOR), backend, settings)
+    return BlockioDevice(identity or Identity(name, vendor=VENDOR), backend, settings)
 
 
-def create(name: str, params: Mapping[str, str]) -> BlockDevice:
+def offline_device(name: str, filename: str, settings: DiskSettings,
+                   identity: Identity) -> BlockioDevice:
+    """A disk whose block device is away (a worker restarted while it was): it answers NOT
+    READY until the watcher attaches the device again; its size is unknown until then."""
+    backend = DetachedBackend(filename, 0, settings.block_size, settings.rotational,
+                              False, 0, 0)
+    return BlockioDevice(identity, backend, settings)
+
+
+def create(name: str, params: Mapping[str, str]) -> BlockioDevice:
     if "filename" not in params:
         raise OSError(errno.EINVAL, "File name required")
-    return open_device(name, params["filename"], disk_settings(params),
-                       identity(name, params, VENDOR), given=params)
+    settings = disk_settings(params)
+    ident = identity(name, params, VENDOR)
+    where = params.get(BACKING, params["filename"])
+    if not where:
+        return offline_device(name, params["filename"], settings, ident)
+    return open_device(name, where, settings, ident, given=params)
