@@ -70,7 +70,9 @@ _BACKED = (
 
 HANDLER_PARAMS: dict[str, tuple[Param, ...]] = {
     "vdisk_fileio": (*_BACKED, *_COMMON_DISK, _flag("o_direct")),
-    "vdisk_blockio": (*_BACKED, *_COMMON_DISK),
+    # offline: 1 while the block device is gone (udev hotplug); not SCST's, never a key
+    "vdisk_blockio": (*_BACKED, *_COMMON_DISK,
+                      Param("offline", "0", creation=False, key=Key.NEVER)),
     "vdisk_nullio": (
         *_COMMON_DISK,
         Param("size", "2748779069440", access=Access.READ_ONLY),

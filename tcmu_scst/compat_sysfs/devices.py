@@ -55,6 +55,7 @@ class Device:
     block_size: int
     exports: list[Export] = field(default_factory=list)
     export_counter: int = 0
+    offline: bool = False  # vdisk_blockio: its block device is gone (the udev watcher says)
 
     def value(self, param: Param) -> str:
         return self.params.get(param.name, param.default)
@@ -86,6 +87,8 @@ class DeviceRegistry:
         # called before a device goes: removes the LUNs that map it (SCST allows deleting a
         # mapped device and unmaps it first)
         self.before_delete: Callable[[Device], None] = lambda device: None
+        # called after a device was added (the udev watcher learns what backs it)
+        self.after_add: list[Callable[[Device], None]] = []
 
     # --- mgmt -----------------------------------------------------------------------------
 
@@ -119,6 +122,8 @@ class DeviceRegistry:
         device = Device(name, handler, params, size, block)
         self.devices[name] = device
         log.info("Added device %s to handler %s", name, handler)
+        for listener in self.after_add:
+            listener(device)
         return device
 
     def del_device(self, handler: str, name: str) -> None:
@@ -196,6 +201,8 @@ class DeviceRegistry:
             value = str(device.size >> 20)
         elif param.name == "blocksize":
             value = str(device.block_size)
+        elif param.name == "offline":
+            value = str(int(device.offline))
         elif param.name == "filename":
             value = device.params.get("filename") or "none"
             key = "\n[key]" if "filename" in device.params else ""
