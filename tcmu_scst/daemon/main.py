@@ -2,9 +2,11 @@
 
 Start-up: the realizer attaches to LIO configfs (and our workers), the tree is mounted
 (default ``/run/scst_tgt``; userspace cannot create ``/sys/kernel/scst_tgt``), systemd is told
-we are ready.  SIGTERM or SIGINT: unmount first (no new commands), then remove every LIO object
-the daemon made and stop the workers, in reverse order of creation, so the kernel is left
-as it was found.
+we are ready.  The udev watcher (``tcmu_scst.udev``) follows the block devices behind
+``vdisk_blockio`` devices and, with ``--hotplug-config``, exports matching disks.
+SIGTERM or SIGINT: unmount first (no new commands), then remove every LIO object the daemon
+made and stop the workers, in reverse order of creation, so the kernel is left as it was
+found.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ import threading
 from ..compat_sysfs.fuse_mount import mount
 from ..compat_sysfs.scst import ScstSystem
 from ..dataplane.spec import DEFAULT_CONFIGFS
+from ..udev.policy import load_config
+from ..udev.watcher import HotplugWatcher
 from .lio_realizer import LioRealizer
 from .persistence import DEFAULT_CONFIG, Persistence, clear_leftovers
 
@@ -45,6 +49,11 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
                         help=f"where the SCST tree appears (default {DEFAULT_MOUNTPOINT})")
     parser.add_argument("--configfs", default=str(DEFAULT_CONFIGFS),
                         help="LIO configfs root (default %(default)s)")
+    parser.add_argument("--hotplug-config", metavar="FILE",
+                        help="udev hotplug settings and auto-export rules (TOML; see "
+                             "tcmu_scst.udev.policy)")
+    parser.add_argument("--no-hotplug", action="store_true",
+                        help="do not follow block devices with udev")
     parser.add_argument("--config", default=DEFAULT_CONFIG, metavar="FILE",
                         help="scst.conf saved after every change and restored at start "
                              "(default %(default)s)")
@@ -53,6 +62,21 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--log-level", default="INFO",
                         choices=("DEBUG", "INFO", "WARNING", "ERROR"))
     return parser.parse_args(argv)
+
+
+def hotplug_watcher(system: ScstSystem, arguments: argparse.Namespace) -> HotplugWatcher | None:
+    """The udev watcher (not started yet), or None when switched off or when libudev is
+    missing; a broken configuration file is an error (the administrator asked for
+    something).  Made before the configuration is restored, so that it follows the
+    restored devices too."""
+    if arguments.no_hotplug:
+        return None
+    config = load_config(arguments.hotplug_config) if arguments.hotplug_config else None
+    try:
+        return HotplugWatcher(system, config)
+    except (ImportError, OSError) as error:
+        log.warning("udev hotplug unavailable, block devices are not followed: %s", error)
+        return None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -65,6 +89,7 @@ def main(argv: list[str] | None = None) -> int:
     realizer = LioRealizer(configfs=arguments.configfs)
     system = ScstSystem(realizer)
     persistence = None if arguments.no_config else Persistence(system.tree, arguments.config)
+    watcher = hotplug_watcher(system, arguments)
     try:
         clear_leftovers(arguments.configfs, persistence)
         if persistence is not None:
@@ -78,13 +103,17 @@ def main(argv: list[str] | None = None) -> int:
         persistence.start()
     log.info("SCST tree mounted on %s (LIO configfs %s)", arguments.mountpoint,
              arguments.configfs)
-    notify_systemd("READY=1")
     try:
+        if watcher is not None:
+            watcher.start()
+        notify_systemd("READY=1")
         while not stopping.wait(1.0):
             pass
     finally:
         notify_systemd("STOPPING=1")
         log.info("stopping: unmounting %s, removing the LIO objects", arguments.mountpoint)
+        if watcher is not None:
+            watcher.stop()
         handle.unmount()
         if persistence is not None:
             persistence.stop()

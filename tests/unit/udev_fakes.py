@@ -115,6 +115,7 @@ class FakeDisks:
         self.directory = directory
         self.paths: dict[str, Path] = {}  # /dev/... -> the file holding the disk's data
         self.wwns: dict[Path, str] = {}
+        self.serials: dict[Path, str] = {}
 
     def plug(self, node: str, data: Path, wwn: str, serial: str | None = None,
              vendor: str = "ACME", **extra: str) -> FakeUdevDevice:
@@ -122,6 +123,7 @@ class FakeDisks:
         link = f"/dev/disk/by-id/wwn-{wwn}"
         self.paths[f"/dev/{node}"] = self.paths[link] = data
         self.wwns[data] = wwn
+        self.serials[data] = serial or f"3{wwn[2:]}"
         return self.event("add", node, data, vendor=vendor, serial=serial, **extra)
 
     def unplug(self, node: str) -> FakeUdevDevice:
@@ -137,7 +139,7 @@ class FakeDisks:
         wwn = self.wwns[data]
         properties = {"DEVNAME": f"/dev/{node}", "DEVTYPE": "disk", "ID_BUS": "scsi",
                       "ID_VENDOR": vendor, "ID_MODEL": "DISK", "ID_WWN": wwn,
-                      "ID_SERIAL": serial or f"3{wwn[2:]}", **extra}
+                      "ID_SERIAL": serial or self.serials[data], **extra}
         return FakeUdevDevice(action, node, properties, data.stat().st_size,
                               (f"/dev/disk/by-id/wwn-{wwn}",),
                               f"/sys/devices/pci0000:00/host0/target0:0:0/0:0:0:0/block/{node}")
