@@ -145,7 +145,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="tcmu-scst-worker", description=__doc__)
     parser.add_argument("--specs", required=True, help="JSON list of device specs")
     parser.add_argument("--io-threads", type=int, default=4)
-    parser.add_argument("--poll-us", type=int, default=DEFAULT_POLL_MICROSECONDS,
+    # TCMU_SCST_POLL_US: for experiments (bench/vm-fio --variant nopoll:TCMU_SCST_POLL_US=0)
+    parser.add_argument("--poll-us", type=int,
+                        default=int(os.environ.get("TCMU_SCST_POLL_US", DEFAULT_POLL_MICROSECONDS)),
                         help="watch the rings this long after serving before sleeping")
     arguments = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,

@@ -13,13 +13,15 @@ ours_export() {
 # ours_export_handler NAME HANDLER BYTES [KEY=VALUE...]: ours_export for any handler and an
 # existing backing store (a block device, say): nothing is created, the parameters (filename=
 # included) go to the handler as they are; prints the disk node once it is served.
+# OURS_OPTIONS adds exporter options (e.g. "--wwn naa.5001405c0ffee002 --hba 101" for a
+# second export beside the first).
 ours_export_handler() {
     local name=$1 handler=$2 bytes=$3
     shift 3
     local params=()
     for param in "$@"; do params+=(--param "$param"); done
     "$TCMU_VM_PYTHON" -m tcmu_scst.dataplane.standalone --name "$name" --handler "$handler" \
-        --size "$bytes" "${params[@]}" --ready-file "/tmp/$name.ready" \
+        --size "$bytes" "${params[@]}" ${OURS_OPTIONS:-} --ready-file "/tmp/$name.ready" \
         > "/tmp/$name.log" 2>&1 &
     echo $! > "/tmp/$name.pid"
     if ! wait_for test -s "/tmp/$name.ready"; then
