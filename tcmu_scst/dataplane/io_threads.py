@@ -47,6 +47,10 @@ class IoThreads:
             except Exception as error:  # every error must become a SCSI response
                 outcome = error_outcome(error)
             self.finished.append((owner, command, outcome))
+            # Drop this command's references now, not when the next one arrives: its closure
+            # holds the backend, and a block device that went away must be closed once its
+            # last command is done (vdisk_blockio hotplug), not after an idle thread's wait.
+            del item, owner, command, deferred, outcome
             os.eventfd_write(self.wakeup_fd, 1)
 
     def take_finished(self) -> list[tuple[Any, Any, Outcome]]:

@@ -8,14 +8,17 @@ from __future__ import annotations
 import errno
 import gc
 import os
+import threading
+import weakref
 from pathlib import Path
 
 import pytest
 
+from tcmu_scst.dataplane.io_threads import IoThreads
 from tcmu_scst.dataplane.worker import apply_request
 from tcmu_scst.handlers import block_backend, block_hotplug, vdisk_blockio, vdisk_fileio
 from tcmu_scst.handlers.block_backend import BlockBackend, BlockGeometry
-from tcmu_scst.handlers.outcome import DEFERRED_TYPE
+from tcmu_scst.handlers.outcome import DEFERRED_TYPE, NO_DATA
 from tests.unit.scsi_harness import Harness, sense_of
 from tests.unit.udev_fakes import FakeDisks, file_disk_class
 
@@ -168,3 +171,21 @@ def test_resync_size_raises_capacity_data_has_changed_on_any_disk(tmp_path: Path
     assert sense_of(scsi(TUR)) == (0x6, 0x2A, 0x09)
     assert scsi(TUR).status == 0  # reported once
     device.backend.close()
+
+
+def test_io_threads_let_go_of_a_finished_command_at_once() -> None:
+    """An idle I/O thread must not keep its last command's closure (and through it the
+    backend of a device that went away, whose descriptor then never closes)."""
+    io = IoThreads(1)
+
+    class Held:
+        pass
+
+    held = Held()
+    gone = threading.Event()
+    weakref.finalize(held, gone.set)
+    io.submit(None, None, lambda nowait, keep=held: NO_DATA)
+    del held
+    assert gone.wait(5), "the finished command's closure is still referenced"
+    assert len(io.take_finished()) == 1
+    io.stop()
