@@ -26,6 +26,7 @@ from ..udev.policy import load_config
 from ..udev.watcher import HotplugWatcher
 from .lio_realizer import LioRealizer
 from .persistence import DEFAULT_CONFIG, Persistence, clear_leftovers
+from .stale import release_dead_mount
 
 log = logging.getLogger("tcmu_scst.daemon")
 DEFAULT_MOUNTPOINT = "/run/scst_tgt"
@@ -94,6 +95,7 @@ def main(argv: list[str] | None = None) -> int:
         clear_leftovers(arguments.configfs, persistence)
         if persistence is not None:
             persistence.restore()  # before the mount: nobody sees a half-restored tree
+        release_dead_mount(arguments.mountpoint)
         os.makedirs(arguments.mountpoint, exist_ok=True)
         handle = mount(system.tree, arguments.mountpoint)
     except BaseException:

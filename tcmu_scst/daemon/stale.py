@@ -14,6 +14,7 @@ data is in the backing files, which nothing here touches.
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import logging
 import os
@@ -23,6 +24,7 @@ import time
 from collections.abc import Iterable
 from pathlib import Path
 
+from ..compat_sysfs.fuse_mount import _detach
 from ..lio import (
     FcTarget,
     LoopbackExport,
@@ -110,6 +112,20 @@ def _stop(pids: Iterable[int]) -> None:
     for pid in pids:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
+
+
+def release_dead_mount(mountpoint: str) -> bool:
+    """Detach the tree a killed daemon left mounted (it answers ENOTCONN, and a new mount on
+    top of it would fail); True if there was one."""
+    try:
+        os.stat(mountpoint)
+    except OSError as error:
+        if error.errno != errno.ENOTCONN:
+            return False
+        _detach(mountpoint, lazy=True)
+        log.warning("detached %s, left mounted by a daemon that was killed", mountpoint)
+        return True
+    return False
 
 
 def clean_stale(configfs: str | Path, hba_base: int, names: set[str]) -> list[str]:
