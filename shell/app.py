@@ -76,12 +76,28 @@ class ScstShell(ConfigShell):
     def run_cmdline(self, cmdline: str) -> None:
         """Run one line (raises on error), against a fresh view of the tree."""
         self.generation += 1  # re-list directories and re-read mgmt texts
+        cmdline = self._child_as_path(cmdline)
         self._parser.parse_string(cmdline, parse_all=True)  # no silently dropped tail
         try:
             super().run_cmdline(cmdline)
         finally:
             self.generation += 1
             self._current_node = nearest_existing(self._current_node)
+
+    def _child_as_path(self, cmdline: str) -> str:
+        """``iqn.2006-10.net.vlnb:tgt enable`` means the child of that name: configshell
+        takes a first word as a path only when it holds a ``/``, and SCST names rarely do."""
+        first, _, rest = cmdline.strip().partition(" ")
+        if not first or "/" in first or first in {".", "..", "*"} or first.startswith("@"):
+            return cmdline
+        node = self._current_node
+        if first in node.list_commands():
+            return cmdline
+        try:
+            node.get_child(first)
+        except ValueError:
+            return cmdline
+        return f"{first}/ {rest}".rstrip()
 
     def run_line(self, line: str, where: str = "") -> bool:
         """Run one line; on failure print one error line and return False."""

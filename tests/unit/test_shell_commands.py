@@ -262,15 +262,16 @@ def test_script_file_runs_in_order_and_stops_at_the_first_error(
         "\n"
         "cd /targets/iscsi\n"
         f"create {IQN}\n"
-        f"cd {IQN}/luns\n"
-        "create disk1 0\n"
-        "cd ..\n"
+        f"{IQN}/luns create disk1 0\n"
+        f"{IQN} ls\n"  # a child's name without a slash is a path too
+        f"cd {IQN}\n"
         "enable\n"
         "/targets/iscsi enable\n"
         "pwd\n")
     result = run_shell(tree.root, script=script)
     assert result.status == 0, result.err
     assert result.out.splitlines()[-1] == TGT
+    assert re.search(rf"o- {re.escape(IQN)} \.+ \[disabled, 1 LUN, 0 sessions\]", result.out)
     sysfs = ScstSysfs(tree.root)
     assert sysfs.attribute(f"targets/iscsi/{IQN}/enabled").value == "1"
 
