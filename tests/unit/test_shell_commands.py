@@ -13,9 +13,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from tcmu_scst.shell.app import ScstShell
 
 from tcmu_scst.config.sysfs import ScstSysfs
+from tcmu_scst.shell.app import ScstShell
 
 from .scst_mount import MountedScst, fuse_unavailable, mounted_scst
 from .shell_run import run_shell

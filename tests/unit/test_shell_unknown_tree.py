@@ -15,9 +15,9 @@ import re
 from pathlib import Path
 
 import pytest
-from tcmu_scst.shell.app import ScstShell
 
 from tcmu_scst.config.sysfs import ScstSysfs
+from tcmu_scst.shell.app import ScstShell
 
 from .shell_run import run_shell
 

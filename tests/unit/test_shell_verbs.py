@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from tcmu_scst.shell.verbs import Kind, derive_verbs, identifier_of
-
 from tcmu_scst.config.sysfs import MgmtHelp
+from tcmu_scst.shell.verbs import Kind, derive_verbs, identifier_of
 
 LUNS = ('Usage: echo "add H:C:I:L lun [parameters]" >mgmt\n'
         '       echo "add VNAME lun [parameters]" >mgmt\n'

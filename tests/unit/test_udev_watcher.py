@@ -15,12 +15,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from tcmu_scst.udev.events import DiskEvent, capture
-from tcmu_scst.udev.policy import AutoExportRule, HotplugConfig
-from tcmu_scst.udev.watcher import HotplugWatcher
 
 from tcmu_scst.compat_sysfs.scst import ScstSystem
 from tcmu_scst.handlers import block_hotplug, vdisk_blockio
+from tcmu_scst.udev.events import DiskEvent, capture
+from tcmu_scst.udev.policy import AutoExportRule, HotplugConfig
+from tcmu_scst.udev.watcher import HotplugWatcher
 from tests.unit.scsi_harness import Harness, sense_of
 from tests.unit.udev_fakes import (
     FakeDisks,
