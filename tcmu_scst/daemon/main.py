@@ -2,8 +2,10 @@
 
 Start-up: the realizer attaches to LIO configfs (and our workers), the tree is mounted
 (default ``/run/scst_tgt``; userspace cannot create ``/sys/kernel/scst_tgt``), systemd is told
-we are ready.  The udev watcher (``tcmu_scst.udev``) follows the block devices behind
-``vdisk_blockio`` devices and, with ``--hotplug-config``, exports matching disks.
+we are ready.  Our handlers are announced on D-Bus where targetcli looks for user
+backstores (``dbus_announce``).  The udev watcher (``tcmu_scst.udev``) follows the block
+devices behind ``vdisk_blockio`` devices and, with ``--hotplug-config``, exports matching
+disks.
 SIGTERM or SIGINT: unmount first (no new commands), then remove every LIO object the daemon
 made and stop the workers, in reverse order of creation, so the kernel is left as it was
 found.
@@ -22,8 +24,10 @@ import threading
 from ..compat_sysfs.fuse_mount import mount
 from ..compat_sysfs.scst import ScstSystem
 from ..dataplane.spec import DEFAULT_CONFIGFS
+from ..handlers.registry import HANDLER_MODULES
 from ..udev.policy import load_config
 from ..udev.watcher import HotplugWatcher
+from .dbus_announce import HandlerAnnouncer
 from .lio_realizer import LioRealizer
 from .persistence import DEFAULT_CONFIG, Persistence, clear_leftovers
 from .stale import release_dead_mount
@@ -60,6 +64,8 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
                              "(default %(default)s)")
     parser.add_argument("--no-config", action="store_true",
                         help="neither restore nor save a configuration")
+    parser.add_argument("--no-dbus", action="store_true",
+                        help="do not announce our handlers to targetcli on the system bus")
     parser.add_argument("--log-level", default="INFO",
                         choices=("DEBUG", "INFO", "WARNING", "ERROR"))
     return parser.parse_args(argv)
@@ -105,6 +111,10 @@ def main(argv: list[str] | None = None) -> int:
         persistence.start()
     log.info("SCST tree mounted on %s (LIO configfs %s)", arguments.mountpoint,
              arguments.configfs)
+    announcer = None
+    if not arguments.no_dbus:
+        announcer = HandlerAnnouncer(HANDLER_MODULES, arguments.mountpoint)
+        announcer.start()
     try:
         if watcher is not None:
             watcher.start()
@@ -116,6 +126,8 @@ def main(argv: list[str] | None = None) -> int:
         log.info("stopping: unmounting %s, removing the LIO objects", arguments.mountpoint)
         if watcher is not None:
             watcher.stop()
+        if announcer is not None:
+            announcer.stop()
         handle.unmount()
         if persistence is not None:
             persistence.stop()
