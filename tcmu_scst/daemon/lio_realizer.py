@@ -171,16 +171,21 @@ class LioRealizer:
             user, _, secret = value.partition(" ")
             old = tpg.chap()
             chap = Chap(user, secret, old.userid_mutual, old.password_mutual)
-            tpg.set_chap(chap)
             try:
+                self._set_chap(target, tpg, chap)
                 tpg.set_authentication(bool(user))
             except BaseException:
-                tpg.set_chap(old)
+                self._set_chap(target, tpg, old)
                 raise
         elif base == "OutgoingUser":
             user, _, secret = value.partition(" ")
             old = tpg.chap()
-            tpg.set_chap(Chap(old.userid, old.password, user, secret))
+            chap = Chap(old.userid, old.password, user, secret)
+            try:
+                self._set_chap(target, tpg, chap)
+            except BaseException:
+                self._set_chap(target, tpg, old)
+                raise
         elif base == "allowed_portal":
             raise unsupported("allowed_portal cannot be expressed in LIO (portals are per "
                               "target, not per initiator address)")
@@ -188,6 +193,16 @@ class LioRealizer:
             return  # iscsi-scstd daemon settings without an LIO counterpart: kept in the tree
         else:
             tpg.set_param(attribute, value)
+
+    @staticmethod
+    def _set_chap(target: _Target, tpg: IscsiTarget, chap: Chap) -> None:
+        """SCST checks a target's accounts for every initiator; LIO checks the TPG's only for
+        demo-mode sessions and each explicit ACL's own for its initiator: so the account goes
+        to the TPG and to the ACL of every initiator in a group."""
+        tpg.set_chap(chap)
+        for initiators in target.groups.values():
+            for initiator in initiators:
+                tpg.set_acl_chap(initiator, chap)
 
     # --- LUNs -----------------------------------------------------------------------------
 
@@ -249,6 +264,14 @@ class LioRealizer:
                   for (lun_group, lun), (tpg_lun, _, read_only) in record.luns.items()
                   if lun_group == group}
         record.tpg.add_acl(initiator, mapped, tag=group)
+        if isinstance(record.tpg, IscsiTarget):
+            chap = record.tpg.chap()
+            if not chap.is_empty:
+                try:
+                    record.tpg.set_acl_chap(initiator, chap)
+                except BaseException:
+                    record.tpg.remove_acl(initiator)
+                    raise
         record.groups.setdefault(group, set()).add(initiator)
 
     def remove_initiator(self, driver: str, target: str, group: str, initiator: str) -> None:

@@ -52,6 +52,9 @@ echo "== CHAP"
 echo "add_target_attribute $IQN IncomingUser joe secretsecret12" > $S/targets/iscsi/mgmt
 iscsi-inq -i $HOST2 iscsi://127.0.0.1/$IQN/0 > /dev/null 2>&1 && echo "no-secret: logged in" || echo "no-secret: refused"
 iscsi-inq -i $HOST2 "iscsi://joe%secretsecret12@127.0.0.1/$IQN/0" | grep Vendor && echo "with-secret: logged in"
+# a group member (an explicit ACL in LIO) is held to the target's account too
+iscsi-inq -i $HOST1 iscsi://127.0.0.1/$IQN/0 > /dev/null 2>&1 && echo "member-no-secret: logged in" || echo "member-no-secret: refused"
+iscsi-inq -i $HOST1 "iscsi://joe%secretsecret12@127.0.0.1/$IQN/0" | grep Vendor && echo "member-with-secret: logged in"
 echo "del_target_attribute $IQN IncomingUser joe" > $S/targets/iscsi/mgmt
 
 echo "== scst_local"
@@ -66,8 +69,12 @@ echo "local-disk: ${dev:-none} $(cat /sys/block/$dev/queue/logical_block_size 2>
 ls $S/targets/scst_local/local1/sessions
 
 echo "== targetcli"
+# the system bus starts after the daemon here: the daemon keeps trying to announce its handlers
 mkdir -p /run/dbus; dbus-daemon --system --fork 2>/dev/null || true
+wait_for sh -c 'dbus-send --system --print-reply --dest=org.freedesktop.DBus / \
+    org.freedesktop.DBus.NameHasOwner string:org.kernel.TCMUService1 | grep -q true'
 targetcli ls / 2>&1 | tee /tmp/targetcli.txt
+targetcli /backstores/user:vdisk_fileio help create 2>&1 | grep -i "made through" || true
 """
 
 
@@ -98,7 +105,12 @@ def test_initiator_in_no_group_sees_only_the_target_luns(output: str) -> None:
 
 
 def test_chap(output: str) -> None:
-    assert "no-secret: refused" in output and "with-secret: logged in" in output
+    assert "\nno-secret: refused" in output and "\nwith-secret: logged in" in output
+
+
+def test_chap_holds_for_group_members(output: str) -> None:
+    assert "member-no-secret: refused" in output
+    assert "member-with-secret: logged in" in output
 
 
 def test_scst_local_gives_a_local_disk(output: str) -> None:
@@ -108,8 +120,11 @@ def test_scst_local_gives_a_local_disk(output: str) -> None:
 
 def test_targetcli_shows_our_objects(output: str) -> None:
     targetcli = output.split("== targetcli")[1]
-    # targetcli lists a user backstore under backstores/ only when tcmu-runner announces its
-    # handler on D-Bus; it shows ours where they are used, as user/<name>
+    # our handlers, announced on D-Bus as tcmu-runner announces its own, with their devices
+    handler_line = next(line for line in targetcli.splitlines() if "user:vdisk_fileio" in line)
+    assert "[Storage Objects: 2]" in handler_line, handler_line
+    assert "user:vdisk_nullio" in targetcli and "user:vcdrom" in targetcli
+    assert "made through the SCST tree" in targetcli  # targetcli's help create, from ConfigDesc
     for name in ("iqn.2006-10.net.vlnb:tgt", "0.0.0.0:3260", "user/disk1", "user/disk2",
                  "iqn.1994-05.com.example:host1", "[user/disk2 (default_tg_pt_gp)]"):
         assert name in targetcli, name

@@ -12,7 +12,9 @@ import pytest
 from tcmu_scst.compat_sysfs.scst import ScstSystem
 from tcmu_scst.daemon.lio_realizer import GROUP_LUN_BASE, LioRealizer
 from tcmu_scst.dataplane.spec import DeviceSpec
+from tcmu_scst.lio.chap import Chap
 from tcmu_scst.lio.emulation import EmulatedConfigfs, emulated_lio
+from tcmu_scst.lio.iscsi import IscsiTarget
 from tcmu_scst.lio.snapshot import snapshot
 
 IQN = "iqn.2006-10.net.vlnb:tgt"
@@ -150,6 +152,26 @@ def test_chap_and_teardown(scst: ScstSystem, fs: EmulatedConfigfs, disk: Path) -
     scst.tree.write("/targets/iscsi/mgmt", f"del_target {IQN}")
     left = {key for key in snapshot(fs)} - set(initial)
     assert not [key for key in left if IQN in key or "user_" in key], left
+
+
+def test_target_chap_reaches_group_members_acls(scst: ScstSystem, fs: EmulatedConfigfs,
+                                                disk: Path) -> None:
+    """LIO checks an explicit ACL's own account, SCST the target's for everyone: members
+    already in a group and members added later both get the target's account."""
+    example(scst, disk)
+    scst.tree.write(f"{TARGET}/ini_groups/mgmt", "create hosts")
+    early, late = "iqn.1994-05.com.example:early", "iqn.1994-05.com.example:late"
+    scst.tree.write(f"{TARGET}/ini_groups/hosts/initiators/mgmt", f"add {early}")
+    scst.tree.write("/targets/iscsi/mgmt",
+                    f"add_target_attribute {IQN} IncomingUser joe secretsecret12")
+    scst.tree.write("/targets/iscsi/mgmt",
+                    f"add_target_attribute {IQN} OutgoingUser tgt targetsecret12")
+    scst.tree.write(f"{TARGET}/ini_groups/hosts/initiators/mgmt", f"add {late}")
+    tpg = IscsiTarget(IQN, fs)
+    for initiator in (early, late):
+        assert tpg.acl_chap(initiator) == Chap("joe", "secretsecret12", "tgt", "targetsecret12")
+    scst.tree.write("/targets/iscsi/mgmt", f"del_target_attribute {IQN} IncomingUser joe")
+    assert tpg.acl_chap(early) == Chap("", "", "tgt", "targetsecret12")
 
 
 def test_shutdown_removes_everything(scst: ScstSystem, fs: EmulatedConfigfs,
