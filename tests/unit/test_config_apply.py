@@ -17,19 +17,11 @@ from tcmu_scst.config.running import read_running
 from tcmu_scst.config.scst_conf import ConfigError, format_config, parse, parse_file
 from tcmu_scst.config.sysfs import ScstSysfs
 
-from .scst_mount import MountedScst, fuse_unavailable, mounted_scst
+from .scst_mount import MountedScst
 
 DATA = Path(__file__).parent / "data"
 CONFIGS = sorted((DATA / "scst_conf").glob("*.conf"))
 
-
-@pytest.fixture
-def tree() -> Iterator[MountedScst]:
-    reason = fuse_unavailable()
-    if reason:
-        pytest.skip(reason)
-    with mounted_scst() as mounted:
-        yield mounted
 
 
 @pytest.fixture

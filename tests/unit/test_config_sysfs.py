@@ -3,25 +3,16 @@
 from __future__ import annotations
 
 import errno
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tcmu_scst.config.sysfs import AttributeValue, MgmtHelp, ScstSysfs, SysfsError
 
-from .scst_mount import MountedScst, fuse_unavailable, mounted_scst
+from .scst_mount import MountedScst
 
 IQN = "iqn.2006-10.net.vlnb:tgt"
 
-
-@pytest.fixture
-def tree() -> Iterator[MountedScst]:
-    reason = fuse_unavailable()
-    if reason:
-        pytest.skip(reason)
-    with mounted_scst() as mounted:
-        yield mounted
 
 
 def test_attribute_value_parsing() -> None:

@@ -5,7 +5,6 @@ restart after SIGKILL clears the LIO objects the dead daemon left before restori
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -21,20 +20,12 @@ from tcmu_scst.lio import create_user_backstore, list_backstores
 from tcmu_scst.lio.emulation import emulated_lio
 from tcmu_scst.lio.snapshot import snapshot as lio_snapshot
 
-from .scst_mount import MountedScst, fuse_unavailable, mounted_scst
+from .scst_mount import MountedScst
 from .test_config_apply import snapshot
 from .test_daemon_realizer import FakeSupervisor
 
 IQN = "iqn.2024-03.org.example:persist"
 
-
-@pytest.fixture
-def tree() -> Iterator[MountedScst]:
-    reason = fuse_unavailable()
-    if reason:
-        pytest.skip(reason)
-    with mounted_scst() as mounted:
-        yield mounted
 
 
 def wait_for(predicate, timeout: float = 5.0) -> None:  # type: ignore[no-untyped-def]

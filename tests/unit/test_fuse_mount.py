@@ -23,18 +23,7 @@ import pytest
 from tcmu_scst.compat_sysfs import fuse_mount, nodes
 from tcmu_scst.compat_sysfs.fuse_mount import MountError, MountHandle, mount
 
-
-def fuse_unavailable() -> str | None:
-    if not os.path.exists("/dev/fuse"):
-        return "no /dev/fuse in this environment"
-    if os.geteuid() != 0:
-        return "mounting with allow_other needs root"
-    try:
-        fuse_mount._load_mfusepy()
-    except MountError as error:
-        return str(error)
-    return None
-
+from .scst_mount import fuse_unavailable
 
 pytestmark = pytest.mark.skipif(fuse_unavailable() is not None, reason=str(fuse_unavailable()))
 

@@ -8,7 +8,6 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +24,7 @@ from tcmu_scst.config.saveconfig import (
 from tcmu_scst.config.sysfs import ScstSysfs
 from tcmu_scst.daemon import lio_realizer
 
-from .scst_mount import MountedScst, fuse_unavailable, mounted_scst
+from .scst_mount import MountedScst
 
 IQN = "iqn.2006-10.net.vlnb:tgt"
 HOST1 = "iqn.1994-05.com.example:host1"
@@ -35,13 +34,10 @@ FC_HOST = "21:00:00:1b:32:0a:bc:de"
 
 
 @pytest.fixture
-def tree() -> Iterator[MountedScst]:
-    reason = fuse_unavailable()
-    if reason:
-        pytest.skip(reason)
-    with mounted_scst() as mounted:
-        mounted.realizer.ports = [FC_PORT]
-        yield mounted
+def tree(tree: MountedScst) -> MountedScst:
+    """The shared mounted tree, with an FCoE local port for fcst."""
+    tree.realizer.ports = [FC_PORT]
+    return tree
 
 
 def build(sysfs: ScstSysfs, disk: Path) -> None:

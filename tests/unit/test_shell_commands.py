@@ -9,7 +9,6 @@ from __future__ import annotations
 import errno
 import io
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,7 +16,7 @@ import pytest
 from tcmu_scst.config.sysfs import ScstSysfs
 from tcmu_scst.shell.app import ScstShell
 
-from .scst_mount import MountedScst, fuse_unavailable, mounted_scst
+from .scst_mount import MountedScst
 from .shell_run import run_shell
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:configshell")
@@ -26,14 +25,6 @@ IQN = "iqn.2006-10.net.vlnb:tgt"
 TGT = f"/targets/iscsi/{IQN}"
 INITIATOR = "iqn.1994-05.com.example:host1"
 
-
-@pytest.fixture
-def tree() -> Iterator[MountedScst]:
-    reason = fuse_unavailable()
-    if reason:
-        pytest.skip(reason)
-    with mounted_scst() as mounted:
-        yield mounted
 
 
 @pytest.fixture

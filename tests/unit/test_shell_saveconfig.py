@@ -3,14 +3,13 @@ on the same tree, shows its messages, and turns its failures into one error line
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tcmu_scst.config.sysfs import ScstSysfs
 
-from .scst_mount import MountedScst, fuse_unavailable, mounted_scst
+from .scst_mount import MountedScst
 from .shell_run import run_shell
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:configshell")
@@ -18,14 +17,6 @@ pytest.importorskip("tcmu_scst.config.cli", reason="the config tool is not there
 
 IQN = "iqn.2006-10.net.vlnb:tgt"
 
-
-@pytest.fixture
-def tree() -> Iterator[MountedScst]:
-    reason = fuse_unavailable()
-    if reason:
-        pytest.skip(reason)
-    with mounted_scst() as mounted:
-        yield mounted
 
 
 def test_save_then_restore_brings_the_configuration_back(tree: MountedScst,

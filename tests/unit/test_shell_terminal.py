@@ -8,14 +8,13 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tcmu_scst.config.sysfs import ScstSysfs
 
-from .scst_mount import MountedScst, fuse_unavailable, mounted_scst
+from .scst_mount import MountedScst
 
 IQN = "iqn.2006-10.net.vlnb:tgt"
 
@@ -65,17 +64,7 @@ class Tmux:
                        check=False)
 
 
-@pytest.fixture
-def tree() -> Iterator[MountedScst]:
-    reason = fuse_unavailable()
-    if reason:
-        pytest.skip(reason)
-    if not shutil.which("tmux"):
-        pytest.skip("tmux is not installed (apt-get install tmux)")
-    with mounted_scst() as mounted:
-        yield mounted
-
-
+@pytest.mark.skipif(not shutil.which("tmux"), reason="tmux is not installed (apt-get install tmux)")
 def test_tab_completion_in_a_real_terminal(tree: MountedScst, tmp_path: Path) -> None:
     disk = tmp_path / "disk2"
     disk.write_bytes(bytes(1 << 20))
