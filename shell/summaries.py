@@ -63,13 +63,14 @@ def device_summary(sysfs: ScstSysfs, relative: str) -> Summary:
     return ", ".join(words), True
 
 
-def target_summary(sysfs: ScstSysfs, relative: str) -> Summary:
-    words = []
-    health: bool | None = None
+def _state(sysfs: ScstSysfs, relative: str) -> tuple[list[str], bool | None]:
+    """The first words of a target's or driver's summary (its enabled state) and health."""
     state = _enabled(sysfs, relative)
-    if state:
-        words.append(state[0])
-        health = state[1]
+    return ([state[0]], state[1]) if state else ([], None)
+
+
+def target_summary(sysfs: ScstSysfs, relative: str) -> Summary:
+    words, health = _state(sysfs, relative)
     words.append(_count(len(sysfs.subdirectories(f"{relative}/luns")), "LUN"))
     groups = sysfs.subdirectories(f"{relative}/ini_groups")
     if groups:
@@ -79,12 +80,7 @@ def target_summary(sysfs: ScstSysfs, relative: str) -> Summary:
 
 
 def driver_summary(sysfs: ScstSysfs, relative: str) -> Summary:
-    words = []
-    health: bool | None = None
-    state = _enabled(sysfs, relative)
-    if state:
-        words.append(state[0])
-        health = state[1]
+    words, health = _state(sysfs, relative)
     words.append(_count(len(sysfs.subdirectories(relative)), "target"))
     return ", ".join(words), health
 
