@@ -615,3 +615,33 @@ def test_storage_objects_fit_the_installed_rtslib(tree: MountedScst, tmp_path: P
                             capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split("\n")[:2] == ["ok fileio disk1", "ok ramdisk null1"]
+
+
+def test_imported_conf_applies_with_the_config_tool(tree: MountedScst, tmp_path: Path) -> None:
+    """tree -> saveconfig.json -> scst.conf, applied by tcmu-scst-admin to the cleared tree,
+    brings back every device, target, group, initiator and LUN the JSON could carry."""
+    from tcmu_scst.config import cli  # noqa: PLC0415
+
+    disk = tmp_path / "disk1"
+    disk.write_bytes(bytes(8 << 20))
+    sysfs = ScstSysfs(tree.root)
+    build(sysfs, disk)
+    conf = tmp_path / "imported.conf"
+    conf.write_text(import_saveconfig(export_saveconfig(sysfs)))
+    root = ["--root", str(tree.root)]
+    assert cli.main(["-clear_config", "-force", "-noprompt", *root]) == 0
+    assert sysfs.subdirectories("devices") == []
+    assert cli.main(["-config", str(conf), "-noprompt", *root]) == 0
+    # vcdrom has no LIO counterpart: it and its LUN are the JSON's loss, the rest is back
+    assert sysfs.subdirectories("devices") == ["disk1", "null1"]
+    assert sysfs.attribute("devices/disk1/blocksize").value == "4096"
+    target = f"targets/iscsi/{IQN}"
+    assert sysfs.subdirectories(f"{target}/luns") == ["0"]
+    assert sysfs.readlink(f"{target}/luns/0/device") == "disk1"
+    assert sysfs.subdirectories(f"{target}/ini_groups/hosts/luns") == ["0", "1"]
+    assert sorted(sysfs.entries(f"{target}/ini_groups/hosts/initiators")) == sorted(
+        ["mgmt", HOST1, HOST2])
+    assert sysfs.attribute(f"{target}/enabled").value == "1"
+    assert sysfs.readlink(f"targets/fcst/{FC_PORT}/ini_groups/fc/luns/0/device") == "disk1"
+    local = loopback_wwn("local1")  # rtslib keeps no nexus name: the WWN names the target
+    assert sysfs.readlink(f"targets/scst_local/{local}/luns/0/device") == "null1"
