@@ -149,7 +149,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--poll-us", type=int,
                         default=int(os.environ.get("TCMU_SCST_POLL_US", DEFAULT_POLL_MICROSECONDS)),
                         help="watch the rings this long after serving before sleeping")
+    # TCMU_SCST_WORKER_CPUS: likewise (e.g. "1": the worker's threads on CPU 1 only)
+    parser.add_argument("--cpus", default=os.environ.get("TCMU_SCST_WORKER_CPUS", ""),
+                        help="comma-separated CPUs the worker runs on (default: any)")
     arguments = parser.parse_args(argv)
+    if arguments.cpus:
+        os.sched_setaffinity(0, {int(cpu) for cpu in arguments.cpus.split(",")})
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format="%(asctime)s worker: %(message)s")
     specs = specs_from_json(arguments.specs)

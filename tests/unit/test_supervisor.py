@@ -89,3 +89,11 @@ def test_duplicate_worker_names_are_refused(tmp_path: Path) -> None:
             supervisor.start("a", [SPEC])
     finally:
         supervisor.stop_all()
+
+
+def test_workers_copy_with_vector_moves_unless_told_otherwise() -> None:
+    from tcmu_scst.dataplane.supervisor import COPY_TUNABLES, worker_environment  # noqa: PLC0415
+
+    assert worker_environment({"PATH": "/bin"}) == {"PATH": "/bin", "GLIBC_TUNABLES": COPY_TUNABLES}
+    assert worker_environment({"GLIBC_TUNABLES": "glibc.malloc.check=3"})["GLIBC_TUNABLES"] == (
+        "glibc.malloc.check=3")
