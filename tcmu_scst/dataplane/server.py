@@ -62,6 +62,7 @@ class DeviceServer:
             self.source.acknowledge()
         ring = self.ring
         execute = self.device.execute
+        answer = ring.answer
         commands = ring.fetch()
         for command in commands:
             result = execute(command)
@@ -73,13 +74,13 @@ class DeviceServer:
                     continue
                 except Exception as error:  # every error must become a SCSI response
                     result = error_outcome(error)
-            ring.complete(command, *result)
+            answer(command, result)
         self.commands_served += len(commands)
         self.wakeups += 1
         ring.flush()
 
     def finish(self, command: Command, outcome: tuple) -> None:
-        self.ring.complete(command, *outcome)
+        self.ring.answer(command, outcome)
 
 
 class DataPlane:

@@ -206,10 +206,19 @@ class BlockDevice(ScsiDevice):
         return self.unit_attentions.pop(0) if self.unit_attentions else None
 
     def execute(self, command: Command) -> Outcome | Deferred:
-        if self.unit_attentions and command.cdb[0] not in DISK_UNIT_ATTENTION_EXEMPT:
+        # ScsiDevice.execute with the unit attention check in front, written out rather than
+        # calling it: this runs for every command
+        opcode = command.cdb[0]
+        if self.unit_attentions and opcode not in DISK_UNIT_ATTENTION_EXEMPT:
             attention = self.unit_attentions.pop(0)
             return Outcome(CHECK_CONDITION, attention.sense())
-        return super().execute(command)
+        function = self.commands.get(opcode)
+        try:
+            if function is None:
+                raise invalid_opcode()
+            return function(self, command)
+        except Exception as error:
+            return error_outcome(error)
 
     @property
     def blocks(self) -> int:

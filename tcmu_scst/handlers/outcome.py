@@ -4,7 +4,9 @@ Emulated commands answer at once.  Backend I/O comes back as a *deferred operati
 function ``run(nowait) -> Outcome`` that the worker first calls inline without blocking, and
 hands to an I/O thread only when it raises BlockingIOError (the data is not at hand), so
 page-cache hits never pay for a thread switch.  A plain function, not an object wrapping
-one, because this is paid on every READ and WRITE.
+one, because this is paid on every READ and WRITE.  READ and WRITE go one step further: they
+make the non-blocking attempt themselves and build a deferred operation only when it fails
+(the worker's own attempt then fails again at once, and the I/O thread does the work).
 """
 
 from __future__ import annotations
@@ -36,9 +38,13 @@ Deferred = Callable[[bool], Outcome]
 DEFERRED_TYPE = FunctionType  # what ``type(result) is`` tests for a deferred operation
 
 
-def data_in_done(length: int, _cache: dict[int, Outcome] = {}) -> Outcome:  # noqa: B006
+# GOOD outcomes by Data-In length, shared (they are immutable); the hot path looks here first
+DATA_IN_DONE: dict[int, Outcome] = {}
+
+
+def data_in_done(length: int) -> Outcome:
     """The (shared, immutable) GOOD outcome with ``length`` bytes of Data-In."""
-    outcome = _cache.get(length)
+    outcome = DATA_IN_DONE.get(length)
     if outcome is None:
-        outcome = _cache[length] = Outcome(data_in_length=length)
+        outcome = DATA_IN_DONE[length] = Outcome(data_in_length=length)
     return outcome

@@ -10,6 +10,7 @@ import struct
 from typing import TYPE_CHECKING
 
 from .cdb import be, rw_lba_and_blocks
+from .outcome import DATA_IN_DONE as _DATA_IN_DONE
 from .outcome import DATA_OUT_CONSUMED, NO_DATA, Deferred, Outcome, data_in_done
 from .sense import invalid_field_in_cdb, lba_out_of_range, write_protected
 from .spc import respond
@@ -55,19 +56,35 @@ def _trimmed(views: list[memoryview], length: int) -> list[memoryview]:
 
 
 def read(device: BlockDevice, command: Command) -> Outcome | Deferred:
+    """READ 6/10/12/16.  Tried at once without blocking (a page-cache or memory hit, the
+    common case, costs no deferred function); otherwise handed back as a deferred read.
+    The range check of :func:`checked_range` is written out: this runs for every READ."""
     if not device.ready:
         device.check_ready()
-    lba, blocks = checked_range(device, command)
-    length = blocks * device.block_size
+    cdb = command.cdb
+    size = len(cdb)
+    if size > 6 and cdb[1] & 0xE0:
+        raise invalid_field_in_cdb(1, 7)  # RDPROTECT: the device has no PI
+    fields = _RW_FIELDS.get(size)
+    lba, blocks = fields.unpack_from(cdb) if fields else rw_lba_and_blocks(cdb)
+    block_size = device.block_size
+    backend = device.backend
+    if lba + blocks > backend.size // block_size:
+        raise lba_out_of_range()
+    length = blocks * block_size
     views = command.iovecs
     if length != command.data_length:
         length = min(length, command.data_length)
         if length == 0:
             return NO_DATA
         views = _trimmed(views, length)
-    offset = lba * device.block_size
-    backend = device.backend
-    done = data_in_done(length)
+    offset = lba * block_size
+    done = _DATA_IN_DONE.get(length) or data_in_done(length)
+    try:
+        backend.read(views, offset, length, True)
+        return done
+    except BlockingIOError:
+        pass
 
     def run(nowait: bool) -> Outcome:
         backend.read(views, offset, length, nowait)
@@ -91,21 +108,45 @@ def checked_write(device: BlockDevice, command: Command) -> tuple[int, int]:
 
 
 def write(device: BlockDevice, command: Command) -> Outcome | Deferred:
-    lba, length = checked_write(device, command)
+    """WRITE 6/10/12/16, tried at once without blocking like :func:`read`.  The checks of
+    :func:`checked_write` are written out: this runs for every WRITE."""
+    if not device.ready:
+        device.check_ready()
+    if device.read_only:
+        raise write_protected()
+    cdb = command.cdb
+    size = len(cdb)
+    if size > 6 and cdb[1] & 0xE0:
+        raise invalid_field_in_cdb(1, 7)  # WRPROTECT: the device has no PI
+    fields = _RW_FIELDS.get(size)
+    lba, blocks = fields.unpack_from(cdb) if fields else rw_lba_and_blocks(cdb)
+    block_size = device.block_size
+    backend = device.backend
+    if lba + blocks > backend.size // block_size:
+        raise lba_out_of_range()
+    length = blocks * block_size
+    if length > command.data_length:
+        raise invalid_field_in_cdb(size - 2)  # more blocks than data sent
     if length == 0:
         return DATA_OUT_CONSUMED
     views = command.iovecs
     if length != command.data_length:
         views = _trimmed(views, length)
-    offset = lba * device.block_size
-    backend = device.backend
-    sync = device.write_through or (len(command.cdb) > 6 and bool(command.cdb[1] & 0x08))  # FUA
-
+    offset = lba * block_size
+    sync = device.write_through or (size > 6 and bool(cdb[1] & 0x08))  # FUA
+    # COMPARE AND WRITE holds this lock from its read to its write: wait for it on an I/O
+    # thread, never in the ring thread
     lock = device.atomic_lock
+    if lock.acquire(False):
+        try:
+            backend.write(views, offset, length, True, sync)
+            return DATA_OUT_CONSUMED
+        except BlockingIOError:
+            pass
+        finally:
+            lock.release()
 
     def run(nowait: bool) -> Outcome:
-        # COMPARE AND WRITE holds this lock from its read to its write: wait for it on an
-        # I/O thread, never in the ring thread
         if not lock.acquire(not nowait):
             raise BlockingIOError("COMPARE AND WRITE in progress")
         try:

@@ -134,6 +134,11 @@ class TmrNotice:
 # (len_op 0, cmd_id 4, uflags 7, iov_cnt 8, iov_bidi_cnt 12, cdb_off 24; response at 8..16).
 _LEN_OP = struct.Struct("<I")
 _REQUEST = struct.Struct("<IHBBIII4xQ")  # len_op cmd_id kflags uflags iov_cnt bidi dif cdb_off
+# The same header and the first iovec (base, length) in one unpack: most commands have one
+# contiguous buffer.  An entry without iovecs may be shorter than this; the bytes read past
+# it still lie inside the mapping (the data area follows the command ring) and are ignored.
+_REQUEST_AND_IOVEC = struct.Struct("<IHxxII4x4xQ16xQQ")  # len_op cmd_id cnt bidi cdb_off base len
+assert _REQUEST_AND_IOVEC.size == IOV_OFFSET + 16
 _RESPONSE = struct.Struct("<HBBB3xI")  # at offset 4: cmd_id kflags uflags scsi_status read_len
 _RESPONSE_OFFSET = 4
 _SENSE_OFFSET = 16
@@ -182,14 +187,17 @@ class Ring:
         if position == head:
             return []
         commands: list[Command] = []
+        append = commands.append
         size = self._ring_size
         ring_off = self._ring_off
         view = self._view
-        unpack_request = _REQUEST.unpack_from
+        unpack_entry = _REQUEST_AND_IOVEC.unpack_from
+        lengths = CDB_LENGTH_BY_GROUP
         in_order = not self._out_of_order
+        new = Command.__new__
         while position != head:
             entry = ring_off + position
-            len_op, cmd_id, _, _, count, bidi_count, _, cdb_off = unpack_request(view, entry)
+            len_op, cmd_id, count, bidi_count, cdb_off, base, total = unpack_entry(view, entry)
             length = len_op & ~OP_MASK
             if length == 0 or length % ENTRY_ALIGN or length > size:
                 raise RingError(f"entry at {position} has impossible length {length}")
@@ -199,26 +207,22 @@ class Ring:
                 if first == VARIABLE_LENGTH_OPCODE:
                     cdb_size = cdb_length(view[cdb_off : cdb_off + 8].tobytes())
                 else:
-                    cdb_size = CDB_LENGTH_BY_GROUP[first >> 5]
+                    cdb_size = lengths[first >> 5]
                 if cdb_off + cdb_size > entry + length:  # never read past the entry
                     cdb_size = entry + length - cdb_off
-                cdb = view[cdb_off : cdb_off + cdb_size].tobytes()
+                command = new(Command)
+                command.ring = self
+                command.cmd_id = cmd_id
+                command.cdb = view[cdb_off : cdb_off + cdb_size].tobytes()
+                command.slot = position
+                command.completed = False
                 if count == 1 and not bidi_count:  # the common case: one contiguous buffer
-                    base, total = _ONE_IOVEC.unpack_from(view, entry + IOV_OFFSET)
-                    data = [view[base : base + total]]
-                    bidi = []
+                    command.iovecs = [view[base : base + total]]
+                    command.bidi_iovecs = []
+                    command.data_length = total
                 else:
-                    vectors = _iovec_struct(count + bidi_count).unpack_from(
-                        view, entry + IOV_OFFSET)
-                    data = []
-                    total = 0
-                    for index in range(0, 2 * count, 2):
-                        base = vectors[index]
-                        total += vectors[index + 1]
-                        data.append(view[base : base + vectors[index + 1]])
-                    bidi = [view[vectors[index] : vectors[index] + vectors[index + 1]]
-                            for index in range(2 * count, 2 * (count + bidi_count), 2)]
-                commands.append(Command(self, cmd_id, cdb, data, bidi, position, total))
+                    self._scattered(command, entry, count, bidi_count)
+                append(command)
             elif opcode == OP_TMR:
                 self._take_tmr(entry)
             elif opcode != OP_PAD:
@@ -229,6 +233,21 @@ class Ring:
         self._next = position
         self.in_flight += len(commands)
         return commands
+
+    def _scattered(self, command: Command, entry: int, count: int, bidi_count: int) -> None:
+        """Fill in the buffers of a command with several (or no, or bidirectional) iovecs."""
+        view = self._view
+        vectors = _iovec_struct(count + bidi_count).unpack_from(view, entry + IOV_OFFSET)
+        data = []
+        total = 0
+        for index in range(0, 2 * count, 2):
+            base = vectors[index]
+            total += vectors[index + 1]
+            data.append(view[base : base + vectors[index + 1]])
+        command.iovecs = data
+        command.bidi_iovecs = [view[vectors[index] : vectors[index] + vectors[index + 1]]
+                               for index in range(2 * count, 2 * (count + bidi_count), 2)]
+        command.data_length = total
 
     def _take_tmr(self, entry: int) -> None:
         tmr = ffi.cast("struct ring_tmr_entry *", self._base + entry)
@@ -244,6 +263,12 @@ class Ring:
         ``data_in_length`` is how many Data-In bytes the handler produced (None when the
         buffer carried Data-Out); the rest of the buffer never leaves stale.
         """
+        self.answer(command, (status, sense, data_in_length))
+
+    def answer(self, command: Command, outcome: tuple[int, bytes, int | None]) -> None:
+        """:meth:`complete` with ``(status, sense, data_in_length)`` in one tuple: the data
+        plane's form, one call per command with no argument unpacking."""
+        status, sense, data_in_length = outcome
         if command.completed or command.ring is not self:
             raise RingError(f"command {command.cmd_id} completed twice or on the wrong ring")
         command.completed = True
@@ -255,27 +280,29 @@ class Ring:
                 read_len = data_in_length
             else:
                 zero_fill(command.iovecs, data_in_length)
-        for view in command.iovecs:
-            view.release()
-        for view in command.bidi_iovecs:
-            view.release()
+        for buffer in command.iovecs:
+            buffer.release()
+        if command.bidi_iovecs:
+            for buffer in command.bidi_iovecs:
+                buffer.release()
         command.iovecs = command.bidi_iovecs = []
 
+        view = self._view
         if self._out_of_order:
             position = self._tail
             entry = self._ring_off + position
-            len_op = _LEN_OP.unpack_from(self._view, entry)[0]
+            len_op = _LEN_OP.unpack_from(view, entry)[0]
             if len_op & OP_MASK != OP_CMD or position == self._next:
                 position = self._oldest_command_slot()
                 entry = self._ring_off + position
-                len_op = _LEN_OP.unpack_from(self._view, entry)[0]
+                len_op = _LEN_OP.unpack_from(view, entry)[0]
             self._tail = (position + (len_op & ~OP_MASK)) % self._ring_size
         else:
             entry = self._ring_off + command.slot
-        _RESPONSE.pack_into(self._view, entry + _RESPONSE_OFFSET, command.cmd_id, 0, uflags,
-                            status, read_len)
+        _RESPONSE.pack_into(view, entry + _RESPONSE_OFFSET, command.cmd_id, 0, uflags, status,
+                            read_len)
         if sense:
-            self._view[entry + _SENSE_OFFSET : entry + _SENSE_OFFSET + SENSE_BUFFER_SIZE] = (
+            view[entry + _SENSE_OFFSET : entry + _SENSE_OFFSET + SENSE_BUFFER_SIZE] = (
                 sense[:SENSE_BUFFER_SIZE].ljust(SENSE_BUFFER_SIZE, b"\0"))
         self.in_flight -= 1
         if not self._out_of_order:

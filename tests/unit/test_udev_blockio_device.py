@@ -124,6 +124,7 @@ def test_commands_in_flight_keep_the_old_descriptor_until_they_finish(
     scsi = Harness(device)
     scsi.emulator.submit(read_10(0, 1), data_in_length=512)
     [command] = scsi.ring.fetch()
+    device.backend.nowait_reads = False  # as with O_DIRECT: every read needs an I/O thread
     run = device.execute(command)
     assert type(run) is DEFERRED_TYPE  # on its way to an I/O thread
     fd = device.backend.fd

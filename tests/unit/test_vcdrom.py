@@ -419,6 +419,16 @@ def test_a_read_in_flight_finishes_on_the_disc_it_was_issued_for(cd: Harness,
     insert(cd, path)
     cd.emulator.submit(read10(2, 2), data_in_length=2 * BLOCK)
     [command] = cd.ring.fetch()
+    backend = device_of(cd).backend
+    assert backend is not None
+    read_now = backend.read
+
+    def read_needing_a_thread(views, offset, length, nowait):  # the data is not cached
+        if nowait:
+            raise BlockingIOError
+        read_now(views, offset, length, nowait)
+
+    backend.read = read_needing_a_thread  # type: ignore[method-assign]
     deferred = cd.device.execute(command)
     assert type(deferred) is DEFERRED_TYPE
     device_of(cd).set_attribute("filename", str(images["b"][0]))
