@@ -15,6 +15,10 @@ Why the details are as they are:
 * The kernel copies the whole Data-In buffer back unless told otherwise, and reused data
   blocks still hold an earlier command's bytes: every short Data-In response either reports
   ``read_len`` (when the kernel offers it) or is zero-filled to the end.
+* Walking the entries and writing responses are byte shuffling done for every command, so
+  they run in the compiled helpers ``ring_scan`` and ``ring_respond`` (abi_build.py); an
+  entry that the kernel cannot have written stops the ring with :class:`RingError` instead
+  of being guessed at.
 """
 
 from __future__ import annotations
@@ -28,17 +32,13 @@ from typing import Any
 from .abi import (
     CAP_OOOC,
     CAP_READ_LEN,
-    ENTRY_ALIGN,
     IOV_OFFSET,
     MAILBOX_VERSION,
     OP_CMD,
-    OP_MASK,
-    OP_PAD,
     OP_TMR,
     SENSE_BUFFER_SIZE,
     TMR_IDS_OFFSET,
     UFLAG_READ_LEN,
-    UFLAG_UNKNOWN_OP,
     ffi,
     lib,
 )
@@ -129,22 +129,14 @@ class TmrNotice:
     cmd_ids: tuple[int, ...]
 
 
-# Entry fields read and written with struct on the mapping: one call per entry instead of a
-# cffi attribute access per field.  The offsets are the ones abi.py verifies at import
-# (len_op 0, cmd_id 4, uflags 7, iov_cnt 8, iov_bidi_cnt 12, cdb_off 24; response at 8..16).
-_LEN_OP = struct.Struct("<I")
-_REQUEST = struct.Struct("<IHBBIII4xQ")  # len_op cmd_id kflags uflags iov_cnt bidi dif cdb_off
-# The same header and the first iovec (base, length) in one unpack: most commands have one
-# contiguous buffer.  An entry without iovecs may be shorter than this; the bytes read past
-# it still lie inside the mapping (the data area follows the command ring) and are ignored.
-_REQUEST_AND_IOVEC = struct.Struct("<IHxxII4x4xQ16xQQ")  # len_op cmd_id cnt bidi cdb_off base len
-assert _REQUEST_AND_IOVEC.size == IOV_OFFSET + 16
-_RESPONSE = struct.Struct("<HBBB3xI")  # at offset 4: cmd_id kflags uflags scsi_status read_len
-_RESPONSE_OFFSET = 4
+# One ring_scan record (see abi_build.py): cdb_off first_base data_length position length
+# opcode cmd_id cdb_length iov_cnt iov_bidi_cnt reserved
+_SCAN_RECORD = struct.Struct("<QQQIIIIIII4x")
+assert _SCAN_RECORD.size == ffi.sizeof("struct ring_scan_record")
+RECORD_SIZE = _SCAN_RECORD.size
+SCAN_BATCH = 256  # records per ring_scan call; a fetch calls again while entries remain
 _SENSE_OFFSET = 16
-assert _REQUEST.size == 32 and ffi.offsetof("struct ring_cmd_entry", "req", "cdb_off") == 24
-assert ffi.offsetof("struct ring_cmd_entry", "rsp", "read_len") == _RESPONSE_OFFSET + 8
-_ONE_IOVEC = struct.Struct("<QQ")
+_ANY_SLOT = 0xFFFFFFFF  # ring_respond: out-of-order completion, the oldest CMD slot
 _IOVECS = [struct.Struct(f"<{2 * count}Q") for count in range(64)]
 
 
@@ -165,11 +157,18 @@ class Ring:
         self.flags = self._mailbox.flags
         self._ring_off = self._mailbox.cmdr_off
         self._ring_size = self._mailbox.cmdr_size
+        self._state = ffi.new("struct ring_state *")
+        self._state.map = ffi.cast("uint8_t *", self._base)
+        self._state.map_size = len(self._view)
+        self._state.ring_off = self._ring_off
+        self._state.ring_size = self._ring_size
+        self._next = self._mailbox.cmd_tail  # first entry not yet fetched
+        self._state.tail = self._next  # first slot not yet reported complete (C updates it)
+        self._records = ffi.new("struct ring_scan_record[]", SCAN_BATCH)
+        self._record_view = memoryview(ffi.buffer(self._records))
         self._doorbell = doorbell
         self.on_tmr = on_tmr
-        self._next = self._mailbox.cmd_tail  # first entry not yet fetched
-        self._tail = self._next  # first slot not yet reported complete
-        self._published = self._tail
+        self._published = self._next
         self.in_flight = 0
         self._out_of_order = bool(self.flags & CAP_OOOC)
         self._read_len = bool(self.flags & CAP_READ_LEN)
@@ -183,54 +182,43 @@ class Ring:
     def fetch(self) -> list[Command]:
         """Every command published since the last fetch (PAD skipped, TMR to ``on_tmr``)."""
         head = lib.ring_load_head(self._mailbox)
-        position = self._next
-        if position == head:
+        if self._next == head:
             return []
         commands: list[Command] = []
         append = commands.append
-        size = self._ring_size
-        ring_off = self._ring_off
         view = self._view
-        unpack_entry = _REQUEST_AND_IOVEC.unpack_from
-        lengths = CDB_LENGTH_BY_GROUP
         in_order = not self._out_of_order
         new = Command.__new__
-        while position != head:
-            entry = ring_off + position
-            len_op, cmd_id, count, bidi_count, cdb_off, base, total = unpack_entry(view, entry)
-            length = len_op & ~OP_MASK
-            if length == 0 or length % ENTRY_ALIGN or length > size:
-                raise RingError(f"entry at {position} has impossible length {length}")
-            opcode = len_op & OP_MASK
-            if opcode == OP_CMD:
-                first = view[cdb_off]
-                if first == VARIABLE_LENGTH_OPCODE:
-                    cdb_size = cdb_length(view[cdb_off : cdb_off + 8].tobytes())
-                else:
-                    cdb_size = lengths[first >> 5]
-                if cdb_off + cdb_size > entry + length:  # never read past the entry
-                    cdb_size = entry + length - cdb_off
-                command = new(Command)
-                command.ring = self
-                command.cmd_id = cmd_id
-                command.cdb = view[cdb_off : cdb_off + cdb_size].tobytes()
-                command.slot = position
-                command.completed = False
-                if count == 1 and not bidi_count:  # the common case: one contiguous buffer
-                    command.iovecs = [view[base : base + total]]
-                    command.bidi_iovecs = []
+        state = self._state
+        state.next = self._next
+        scan = lib.ring_scan
+        records = self._records
+        while state.next != head:
+            count = scan(state, head, records, SCAN_BATCH)
+            if count < 0:
+                raise RingError(f"entry at {state.next} is not a valid TCMU entry")
+            for (cdb_off, base, total, position, length, opcode, cmd_id, cdb_size, iov_count,
+                 bidi_count) in _SCAN_RECORD.iter_unpack(self._record_view[: count * RECORD_SIZE]):
+                if opcode == OP_CMD:
+                    command = new(Command)
+                    command.ring = self
+                    command.cmd_id = cmd_id
+                    command.cdb = view[cdb_off : cdb_off + cdb_size].tobytes()
+                    command.slot = position
+                    command.completed = False
                     command.data_length = total
-                else:
-                    self._scattered(command, entry, count, bidi_count)
-                append(command)
-            elif opcode == OP_TMR:
-                self._take_tmr(entry)
-            elif opcode != OP_PAD:
-                view[entry + 7] = UFLAG_UNKNOWN_OP
-            if in_order:
-                self._slots.append([position, length, opcode != OP_CMD])
-            position = (position + length) % size
-        self._next = position
+                    if iov_count == 1 and not bidi_count:  # the common case: one buffer
+                        command.iovecs = [view[base : base + total]]
+                        command.bidi_iovecs = []
+                    else:
+                        self._scattered(command, self._ring_off + position, iov_count,
+                                        bidi_count)
+                    append(command)
+                elif opcode == OP_TMR:
+                    self._take_tmr(self._ring_off + position)
+                if in_order:
+                    self._slots.append([position, length, opcode != OP_CMD])
+        self._next = head
         self.in_flight += len(commands)
         return commands
 
@@ -287,38 +275,17 @@ class Ring:
                 buffer.release()
         command.iovecs = command.bidi_iovecs = []
 
-        view = self._view
-        if self._out_of_order:
-            position = self._tail
-            entry = self._ring_off + position
-            len_op = _LEN_OP.unpack_from(view, entry)[0]
-            if len_op & OP_MASK != OP_CMD or position == self._next:
-                position = self._oldest_command_slot()
-                entry = self._ring_off + position
-                len_op = _LEN_OP.unpack_from(view, entry)[0]
-            self._tail = (position + (len_op & ~OP_MASK)) % self._ring_size
-        else:
-            entry = self._ring_off + command.slot
-        _RESPONSE.pack_into(view, entry + _RESPONSE_OFFSET, command.cmd_id, 0, uflags, status,
-                            read_len)
+        slot = lib.ring_respond(self._state, _ANY_SLOT if self._out_of_order else command.slot,
+                                command.cmd_id | uflags << 16 | status << 24 | read_len << 32)
+        if slot < 0:
+            raise RingError("completion without a fetched command slot")
         if sense:
-            view[entry + _SENSE_OFFSET : entry + _SENSE_OFFSET + SENSE_BUFFER_SIZE] = (
+            entry = self._ring_off + slot + _SENSE_OFFSET
+            self._view[entry : entry + SENSE_BUFFER_SIZE] = (
                 sense[:SENSE_BUFFER_SIZE].ljust(SENSE_BUFFER_SIZE, b"\0"))
         self.in_flight -= 1
         if not self._out_of_order:
             self._mark_done(command.slot)
-
-    def _oldest_command_slot(self) -> int:
-        """Skip PAD/TMR slots at the tail; the first CMD slot there is free to reuse."""
-        position = self._tail
-        view = self._view
-        while True:
-            if position == self._next:
-                raise RingError("completion without a fetched command slot")
-            len_op = _LEN_OP.unpack_from(view, self._ring_off + position)[0]
-            if len_op & OP_MASK == OP_CMD:
-                return position
-            position = (position + (len_op & ~OP_MASK)) % self._ring_size
 
     def _mark_done(self, slot: int) -> None:
         for record in self._slots:
@@ -327,18 +294,20 @@ class Ring:
                 break
         while self._slots and self._slots[0][2]:
             position, length, _ = self._slots.popleft()
-            self._tail = (position + length) % self._ring_size
+            self._state.tail = (position + length) % self._ring_size
 
     def flush(self) -> bool:
         """Publish completions and ring the doorbell once; False when there was nothing new."""
+        state = self._state
         if self.in_flight == 0:
             # only PAD/TMR slots can remain: let the kernel reclaim them too
-            self._tail = self._next
+            state.tail = self._next
             self._slots.clear()
-        if self._tail == self._published:
+        tail = state.tail
+        if tail == self._published:
             return False
-        lib.ring_store_tail(self._mailbox, self._tail)
-        self._published = self._tail
+        lib.ring_store_tail(self._mailbox, tail)
+        self._published = tail
         self._doorbell()
         return True
 
@@ -348,6 +317,7 @@ class Ring:
             return
         self._mailbox = None
         ffi.release(self._base)
+        self._record_view.release()
         self._view.release()
 
 

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Iterator
 
 import pytest
 
-from tcmu_scst.uio.abi import CAP_OOOC, CAP_READ_LEN
+from tcmu_scst.uio.abi import CAP_OOOC, CAP_READ_LEN, OP_CMD, UFLAG_UNKNOWN_OP
 from tcmu_scst.uio.emulator import STALE_MARKER, RingBrokenError, RingEmulator, RingFullError
 from tcmu_scst.uio.ring import Command, Ring, RingError, TmrNotice, cdb_length
 
@@ -215,3 +216,50 @@ def test_mapping_can_be_closed_after_the_ring(emulator: RingEmulator) -> None:
     ring.flush()
     ring.close()  # no views into the mapping may outlive the ring
     emulator.reap()
+
+
+ENTRY = 128  # the first entry sits right after the mailbox in the emulator's layout
+
+
+def _entry_length(emulator: RingEmulator) -> int:
+    return struct.unpack_from("<I", emulator.memory, ENTRY)[0] & ~7
+
+
+@pytest.mark.parametrize("field, corrupt", [
+    ("zero length", lambda em: struct.pack_into("<I", em.memory, ENTRY, OP_CMD)),
+    ("length past the ring's end",
+     lambda em: struct.pack_into("<I", em.memory, ENTRY, (em.ring_size + 8) | OP_CMD)),
+    ("more iovecs than the entry holds",
+     lambda em: struct.pack_into("<I", em.memory, ENTRY + 8, 1000)),
+    ("CDB outside the entry", lambda em: struct.pack_into("<Q", em.memory, ENTRY + 24, 0)),
+    ("CDB after the entry",
+     lambda em: struct.pack_into("<Q", em.memory, ENTRY + 24, ENTRY + _entry_length(em))),
+])
+def test_entries_the_kernel_cannot_have_written_are_refused(emulator: RingEmulator, field: str,
+                                                            corrupt: object) -> None:
+    emulator.submit(WRITE_10, data_out=bytes(4096))
+    corrupt(emulator)  # type: ignore[operator]
+    with pytest.raises(RingError, match="entry at 0"):
+        emulator.ring().fetch()
+
+
+def test_unknown_entry_opcode_is_flagged_and_skipped(emulator: RingEmulator) -> None:
+    emulator.submit(TUR)
+    length = _entry_length(emulator)
+    struct.pack_into("<I", emulator.memory, ENTRY, length | 5)  # no such opcode
+    emulator.submit(TUR)
+    ring = emulator.ring()
+    [command] = ring.fetch()  # only the second entry is a command
+    assert command.slot == length
+    assert emulator.memory[ENTRY + 7] == UFLAG_UNKNOWN_OP
+
+
+def test_cdb_is_cut_at_the_end_of_its_entry(emulator: RingEmulator) -> None:
+    emulator.submit(TUR)
+    length = _entry_length(emulator)
+    # a 16-byte opcode in the last 8 bytes of the entry: only those 8 belong to the CDB
+    cdb_off = ENTRY + length - 8
+    struct.pack_into("<Q", emulator.memory, ENTRY + 24, cdb_off)
+    emulator.memory[cdb_off] = 0x88
+    [command] = emulator.ring().fetch()
+    assert command.cdb == bytes([0x88]) + bytes(7)
