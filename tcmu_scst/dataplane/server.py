@@ -1,10 +1,12 @@
 """The worker's event loop: one thread serving any number of device rings.
 
-Per wake-up a device's ring is drained completely; each command runs inline when it can
-(emulated commands, I/O that ``RWF_NOWAIT`` finds in the page cache) and on an I/O thread
-when it would block.  Completions are published with one doorbell per batch.  Other inputs
-(the worker's control channel) are served by the same loop between batches, so whatever they
-change in a device never changes under a command being executed.
+Per wake-up a device's ring is drained completely; plain reads and writes of a memory-backed
+disk are served by the ring walk itself when the device's state allows (disk_lane.py), every
+other command runs inline when it can (emulated commands, I/O that ``RWF_NOWAIT`` finds in
+the page cache) and on an I/O thread when it would block.  Completions are published with
+one doorbell per batch.  Other inputs (the worker's control channel) are served by the same
+loop between batches, so whatever they change in a device never changes under a command
+being executed.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from typing import Protocol
 from ..handlers.disk import ScsiDevice, error_outcome
 from ..handlers.outcome import DEFERRED_TYPE
 from ..uio.ring import Command, Ring, TmrNotice
+from .disk_lane import disk_lane
 from .io_threads import IoThreads
 
 log = logging.getLogger(__name__)
@@ -44,26 +47,46 @@ class DeviceServer:
         self.ring = ring
         self.device = device
         self.io = io
-        self.commands_served = 0
+        self._python_served = 0
         self.wakeups = 0
         ring.on_tmr = self._on_tmr
+        self.lane = disk_lane(device, ring)
+
+    @property
+    def commands_served(self) -> int:
+        """Commands answered so far, by the fast lane or through the SCSI emulation."""
+        return self._python_served + (self.lane.lane.served if self.lane else 0)
 
     def _on_tmr(self, notice: TmrNotice) -> None:
         log.info("%s: task management %s for commands %s", self.name, notice.tmr_type,
                  list(notice.cmd_ids))
 
-    def service(self, acknowledge: bool = True) -> None:
-        """Drain the ring: run every new command, then publish what finished.
+    def service(self, acknowledge: bool = True, flush: bool = True) -> int:
+        """Drain the ring: run every new command, then publish what finished; returns how
+        many commands were taken.
 
         ``acknowledge`` consumes the wake-up event first (needed before sleeping again);
-        the polling path skips that system call.
+        the polling path skips that system call.  ``flush=False`` leaves the doorbell to
+        the caller (the polling loop may gather several batches into one).
         """
         if acknowledge:
             self.source.acknowledge()
         ring = self.ring
         execute = self.device.execute
         answer = ring.answer
-        commands = ring.fetch()
+        lane = self.lane
+        if lane is None:
+            commands = ring.fetch()
+            fast = 0
+        else:
+            counter = lane.lane.struct
+            fast = counter.served
+            locked = lane.open()
+            try:
+                commands = ring.fetch()
+            finally:
+                lane.close(locked)
+            fast = counter.served - fast
         for command in commands:
             result = execute(command)
             if type(result) is DEFERRED_TYPE:
@@ -75,23 +98,45 @@ class DeviceServer:
                 except Exception as error:  # every error must become a SCSI response
                     result = error_outcome(error)
             answer(command, result)
-        self.commands_served += len(commands)
+        self._python_served += len(commands)
         self.wakeups += 1
-        ring.flush()
+        if flush:
+            ring.flush()
+        return len(commands) + fast
 
     def finish(self, command: Command, outcome: tuple) -> None:
         self.ring.answer(command, outcome)
+
+    def release(self) -> None:
+        """Detach the fast lane, so the device's store can be closed."""
+        if self.lane is not None:
+            self.ring.attach_lane(None)
+            self.lane.release()
 
 
 class DataPlane:
     """The loop: epoll over every device's fd plus the I/O threads' eventfd."""
 
-    def __init__(self, io: IoThreads, poll_microseconds: int = 0):
+    def __init__(self, io: IoThreads, poll_microseconds: int = 0, hold_microseconds: int = 0):
         """``poll_microseconds``: after serving, keep watching the rings that long before
         sleeping.  A sleeping worker pays a full wake-up per command at low queue depth;
-        watching briefly catches the initiator's next command without one."""
+        watching briefly catches the initiator's next command without one.
+
+        ``hold_microseconds`` (while watching): gather completions and ring the doorbell
+        once for several batches.  Each doorbell costs the kernel a completion pass and the
+        initiator a wake-up, and when commands are served faster than they arrive they would
+        go back one by one.  Holding starts when one batch brings several commands (the
+        initiator keeps a queue) and stops when a hold gathered only the command it started
+        with (a queue of one, where waiting is pure latency).  Held completions go out after
+        ``hold_microseconds`` without a new command, after four times that in all, or as
+        soon as the gathering is as large as the largest lately (the initiator's queue is
+        then most likely all here)."""
         self.io = io
         self.poll_ns = poll_microseconds * 1000
+        self.hold_ns = hold_microseconds * 1000 if poll_microseconds else 0
+        self._holding = False
+        self._peak = 2  # largest number of commands gathered by a hold lately
+        self._releases = 0
         self.servers: dict[int, DeviceServer] = {}
         self._poller = select.epoll()
         self._poller.register(io.wakeup_fd, select.EPOLLIN)
@@ -131,6 +176,8 @@ class DataPlane:
     def run_once(self, timeout: float | None = None) -> None:
         """Wait for one round of events (at most ``timeout`` seconds) and handle them."""
         active = []
+        holding = self._holding
+        taken = 0
         for fd, events in self._poller.poll(-1 if timeout is None else timeout):
             if fd == self.io.wakeup_fd:
                 self._finish_io()
@@ -142,24 +189,61 @@ class DataPlane:
                 self._drop(fd, "the kernel removed the device")
             else:
                 server = self.servers[fd]
-                server.service()
+                taken += server.service(flush=not holding)
                 active.append(server)
+        if not holding and taken > 1 and self.hold_ns:
+            self._holding = True  # several at once: the initiator queues
         if active and self.poll_ns:
-            self._poll_briefly(active)
+            self._poll_briefly(active, taken if holding else 0)
 
-    def _poll_briefly(self, servers: list[DeviceServer]) -> None:
+    @property
+    def holding(self) -> bool:
+        """Whether completions are being gathered (see ``hold_microseconds``)."""
+        return self._holding
+
+    def _poll_briefly(self, servers: list[DeviceServer], held: int) -> None:
         """Serve new commands on ``servers`` as they appear, until none came for a while
-        (and for no more than MAX_POLL_BURST_NS, so stop and control requests are seen)."""
+        (and for no more than MAX_POLL_BURST_NS, so stop and control requests are seen).
+        ``held``: completions on ``servers`` not yet published (see ``hold_microseconds``)."""
         now = time.monotonic_ns()
         limit = now + MAX_POLL_BURST_NS
         deadline = min(now + self.poll_ns, limit)
-        while time.monotonic_ns() < deadline:
-            for server in servers:
-                if server.ring.pending():
-                    server.service(acknowledge=False)
-                    deadline = min(time.monotonic_ns() + self.poll_ns, limit)
-            if self.io.finished:
-                self._finish_io()
+        hold = self.hold_ns
+        release = now + hold
+        release_by = now + 4 * hold
+        try:
+            while (now := time.monotonic_ns()) < deadline:
+                for server in servers:
+                    if server.ring.pending():
+                        holding = self._holding
+                        taken = server.service(acknowledge=False, flush=not holding)
+                        now = time.monotonic_ns()
+                        deadline = min(now + self.poll_ns, limit)
+                        if holding:
+                            if not held:
+                                release_by = now + 4 * hold
+                            held += taken
+                            release = now + hold
+                        elif taken > 1 and hold:
+                            self._holding = True  # several at once: the initiator queues
+                if held and (held >= self._peak or now >= release or now >= release_by):
+                    self._release(servers, held)
+                    held = 0
+                if self.io.finished:
+                    self._finish_io()
+        finally:
+            if held:
+                self._release(servers, held)
+
+    def _release(self, servers: list[DeviceServer], held: int) -> None:
+        """Ring the doorbells for ``held`` gathered completions and adapt the holding."""
+        for server in servers:
+            server.ring.flush()
+        if held == 1:
+            self._holding = False  # nothing came while we waited: a queue of one
+        self._releases += 1
+        peak = self._peak - (not self._releases & 31)  # let the peak sink slowly
+        self._peak = max(held, peak, 2)
 
     def run(self) -> None:
         while not self._stopping.is_set():
@@ -175,11 +259,13 @@ class DataPlane:
     def _drop(self, fd: int, why: str) -> None:
         server = self.servers.pop(fd)
         self._poller.unregister(fd)
+        server.release()
         log.warning("%s: stopped serving: %s", server.name, why)
 
     def close(self) -> None:
         for server in self.servers.values():
             log.info("%s: served %d commands in %d wake-ups", server.name,
                      server.commands_served, server.wakeups)
+            server.release()
         self._poller.close()
         os.close(self._stop_fd)

@@ -39,6 +39,7 @@ from .spec import DeviceSpec, specs_from_json
 log = logging.getLogger("tcmu_scst.worker")
 READY = "READY"
 DEFAULT_POLL_MICROSECONDS = 200
+DEFAULT_HOLD_MICROSECONDS = 100
 MAX_REQUEST_BYTES = 1 << 16
 
 
@@ -149,6 +150,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--poll-us", type=int,
                         default=int(os.environ.get("TCMU_SCST_POLL_US", DEFAULT_POLL_MICROSECONDS)),
                         help="watch the rings this long after serving before sleeping")
+    # TCMU_SCST_HOLD_US: likewise (bench/vm-fio --variant hold50:TCMU_SCST_HOLD_US=50)
+    parser.add_argument("--hold-us", type=int,
+                        default=int(os.environ.get("TCMU_SCST_HOLD_US", DEFAULT_HOLD_MICROSECONDS)),
+                        help="while watching, ring the doorbell after this long without "
+                             "new commands")
     # TCMU_SCST_WORKER_CPUS: likewise (e.g. "1": the worker's threads on CPU 1 only)
     parser.add_argument("--cpus", default=os.environ.get("TCMU_SCST_WORKER_CPUS", ""),
                         help="comma-separated CPUs the worker runs on (default: any)")
@@ -159,7 +165,7 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(asctime)s worker: %(message)s")
     specs = specs_from_json(arguments.specs)
     io = IoThreads(arguments.io_threads)
-    plane = DataPlane(io, arguments.poll_us)
+    plane = DataPlane(io, arguments.poll_us, arguments.hold_us)
     # A worker spawned from a thread that blocks signals (a FUSE request thread of the daemon)
     # inherits that mask; unblock what we handle or SIGTERM would never arrive.
     signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM, signal.SIGINT})

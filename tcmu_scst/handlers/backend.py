@@ -16,7 +16,7 @@ import mmap
 import os
 import stat
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from ..uio.ring import zero_fill
 from .sense import medium_error
@@ -210,6 +210,10 @@ class MappedFileBackend(FileBackend):
         self._bytes = memoryview(self._map)
         self._mapped = self.size
 
+    def lane_store(self) -> tuple[Any, int]:
+        """The buffer the ring's fast lane may copy through, and how many bytes of it."""
+        return self._map, self._mapped
+
     def read(self, views: list[memoryview], offset: int, length: int, nowait: bool) -> None:
         if offset + length > self._mapped:
             super().read(views, offset, length, nowait)
@@ -268,6 +272,10 @@ class NullBackend:
 
     def __init__(self, size: int):
         self.size = size
+
+    def lane_store(self) -> tuple[Any, int]:
+        """No buffer: the ring's fast lane zero-fills reads and drops writes, as we do."""
+        return None, self.size
 
     def deallocate(self, offset: int, length: int) -> None:
         return None

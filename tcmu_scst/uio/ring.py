@@ -19,6 +19,9 @@ Why the details are as they are:
   they run in the compiled helpers ``ring_scan`` and ``ring_respond`` (abi_build.py); an
   entry that the kernel cannot have written stops the ring with :class:`RingError` instead
   of being guessed at.
+* A :class:`~tcmu_scst.uio.fast_lane.FastLane` attached to the ring lets ``ring_scan``
+  complete plain reads and writes of a memory-backed disk itself; ``fetch`` then returns
+  only the other commands.
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ from .abi import (
     ffi,
     lib,
 )
+from .fast_lane import FastLane
 
 # Length of a CDB by its opcode's group (SPC: the top three bits of the opcode).
 CDB_LENGTH_BY_GROUP = (6, 10, 10, 12, 16, 12, 10, 10)
@@ -174,13 +178,27 @@ class Ring:
         self._read_len = bool(self.flags & CAP_READ_LEN)
         # in-order mode only: [offset, length, done] for each slot between tail and next
         self._slots: deque[list[int]] = deque()
+        self.lane: FastLane | None = None
+
+    def attach_lane(self, lane: FastLane | None) -> bool:
+        """Let ``fetch`` complete the commands ``lane`` can serve (None detaches it).
+
+        Only with out-of-order completion: lane commands are answered while commands before
+        them may still be running.  False when the kernel does not offer it.
+        """
+        if lane is not None and not self._out_of_order:
+            return False
+        self.lane = lane
+        self._state.lane = ffi.NULL if lane is None else lane.struct
+        return True
 
     def pending(self) -> bool:
         """Whether the kernel has published entries that were not fetched yet."""
         return lib.ring_load_head(self._mailbox) != self._next
 
     def fetch(self) -> list[Command]:
-        """Every command published since the last fetch (PAD skipped, TMR to ``on_tmr``)."""
+        """Every command published since the last fetch (PAD skipped, TMR to ``on_tmr``),
+        except those an attached fast lane completed on the way."""
         head = lib.ring_load_head(self._mailbox)
         if self._next == head:
             return []
@@ -315,6 +333,7 @@ class Ring:
         """Drop every reference into the mapping so that it can be unmapped (idempotent)."""
         if self._mailbox is None:
             return
+        self.attach_lane(None)
         self._mailbox = None
         ffi.release(self._base)
         self._record_view.release()

@@ -63,7 +63,8 @@ def check_completion(completion: Completion) -> None:
         assert STALE_MARKER not in completion.data_in, "stale data left the data area"
 
 
-def fuzz(device: ScsiDevice, count: int, seed: int) -> dict[int, int]:
+def fuzz(device: ScsiDevice, count: int, seed: int) -> tuple[dict[int, int], int]:
+    """Statuses seen, and how many commands the fast lane answered."""
     emulator = RingEmulator(ring_bytes=32 * 1024, data_blocks=256, scatter=True, seed=seed)
     rng = random.Random(seed)
     io = IoThreads(2)
@@ -88,23 +89,26 @@ def fuzz(device: ScsiDevice, count: int, seed: int) -> dict[int, int]:
             reaped += 1
     assert emulator.queued == {}, "every command must be completed exactly once"
     assert server.ring.in_flight == 0
+    assert server.commands_served == count
+    lane_served = server.lane.lane.served if server.lane else 0
     io.stop()
     plane.close()
     emulator.close()
-    return statuses
+    return statuses, lane_served
 
 
 def test_hundred_thousand_random_cdbs_on_a_file_disk(tmp_path: Path) -> None:
     image = tmp_path / "disk.img"
     image.write_bytes(bytes(DISK_BYTES))
     device = vdisk_fileio.open_device("fuzz", str(image), DiskSettings())
-    statuses = fuzz(device, 100_000, seed=1)
+    statuses, _ = fuzz(device, 100_000, seed=1)
     assert statuses[0x00] > 10_000 and statuses[0x02] > 10_000  # both paths exercised
 
 
 def test_random_cdbs_on_a_null_disk() -> None:
     device = vdisk_nullio.open_device("fuzz", DISK_BYTES)
-    fuzz(device, 20_000, seed=2)
+    _, lane_served = fuzz(device, 20_000, seed=2)
+    assert lane_served > 300  # the fast lane took its share (about 4 %) of the commands
 
 
 @pytest.mark.skipif(not Path("/dev/shm").is_dir(), reason="no tmpfs at /dev/shm")
@@ -115,5 +119,6 @@ def test_random_cdbs_on_a_disk_in_memory() -> None:
         image.flush()
         device = vdisk_fileio.open_device("fuzz", image.name, DiskSettings())
         assert isinstance(device.backend, MappedFileBackend)
-        fuzz(device, 20_000, seed=3)
+        _, lane_served = fuzz(device, 20_000, seed=3)
+        assert lane_served > 300  # the fast lane took its share (about 4 %) of the commands
         device.backend.close()
