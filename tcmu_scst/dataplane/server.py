@@ -264,8 +264,9 @@ class DataPlane:
 
     def close(self) -> None:
         for server in self.servers.values():
-            log.info("%s: served %d commands in %d wake-ups", server.name,
-                     server.commands_served, server.wakeups)
+            log.info("%s: served %d commands (%d in the fast lane) in %d wake-ups",
+                     server.name, server.commands_served,
+                     server.lane.lane.served if server.lane else 0, server.wakeups)
             server.release()
         self._poller.close()
         os.close(self._stop_fd)
