@@ -15,7 +15,7 @@ import os
 from ..handlers import sbc
 from ..handlers.disk import BlockDevice, ScsiDevice
 from ..uio.fast_lane import LANE_READ, LANE_WRITE, FastLane
-from ..uio.ring import Ring
+from ..uio.ring import Command, Ring
 
 log = logging.getLogger(__name__)
 LANE_OPCODES = {sbc.READ_10: sbc.read, sbc.READ_16: sbc.read,
@@ -51,6 +51,23 @@ class DiskLane:
         self.lane.permit(0, 0)
         if locked:
             self.device.atomic_lock.release()
+
+    def fetch(self, ring: Ring) -> tuple[list[Command], int]:
+        """``ring.fetch()`` with the lane open: the commands left to Python, and how many the
+        lane answered on the way."""
+        counter = self.lane.struct
+        before = counter.served
+        locked = self.open()
+        try:
+            commands = ring.fetch()
+        finally:
+            self.close(locked)
+        return commands, counter.served - before
+
+    @property
+    def served(self) -> int:
+        """Commands the lane answered so far."""
+        return self.lane.served
 
     def release(self) -> None:
         self.lane.close()

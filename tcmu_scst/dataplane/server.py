@@ -55,7 +55,7 @@ class DeviceServer:
     @property
     def commands_served(self) -> int:
         """Commands answered so far, by the fast lane or through the SCSI emulation."""
-        return self._python_served + (self.lane.lane.served if self.lane else 0)
+        return self._python_served + (self.lane.served if self.lane else 0)
 
     def _on_tmr(self, notice: TmrNotice) -> None:
         log.info("%s: task management %s for commands %s", self.name, notice.tmr_type,
@@ -74,19 +74,11 @@ class DeviceServer:
         ring = self.ring
         execute = self.device.execute
         answer = ring.answer
-        lane = self.lane
-        if lane is None:
+        if self.lane is None:
             commands = ring.fetch()
             fast = 0
         else:
-            counter = lane.lane.struct
-            fast = counter.served
-            locked = lane.open()
-            try:
-                commands = ring.fetch()
-            finally:
-                lane.close(locked)
-            fast = counter.served - fast
+            commands, fast = self.lane.fetch(ring)
         for command in commands:
             result = execute(command)
             if type(result) is DEFERRED_TYPE:
@@ -191,8 +183,8 @@ class DataPlane:
                 server = self.servers[fd]
                 taken += server.service(flush=not holding)
                 active.append(server)
-        if not holding and taken > 1 and self.hold_ns:
-            self._holding = True  # several at once: the initiator queues
+        if not holding:
+            self._note_batch(taken)
         if active and self.poll_ns:
             self._poll_briefly(active, taken if holding else 0)
 
@@ -224,8 +216,8 @@ class DataPlane:
                                 release_by = now + 4 * hold
                             held += taken
                             release = now + hold
-                        elif taken > 1 and hold:
-                            self._holding = True  # several at once: the initiator queues
+                        else:
+                            self._note_batch(taken)
                 if held and (held >= self._peak or now >= release or now >= release_by):
                     self._release(servers, held)
                     held = 0
@@ -234,6 +226,12 @@ class DataPlane:
         finally:
             if held:
                 self._release(servers, held)
+
+    def _note_batch(self, taken: int) -> None:
+        """Start holding when one batch, served without holding, brought several commands:
+        the initiator keeps a queue."""
+        if taken > 1 and self.hold_ns:
+            self._holding = True
 
     def _release(self, servers: list[DeviceServer], held: int) -> None:
         """Ring the doorbells for ``held`` gathered completions and adapt the holding."""
@@ -266,7 +264,7 @@ class DataPlane:
         for server in self.servers.values():
             log.info("%s: served %d commands (%d in the fast lane) in %d wake-ups",
                      server.name, server.commands_served,
-                     server.lane.lane.served if server.lane else 0, server.wakeups)
+                     server.lane.served if server.lane else 0, server.wakeups)
             server.release()
         self._poller.close()
         os.close(self._stop_fd)

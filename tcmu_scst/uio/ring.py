@@ -59,7 +59,9 @@ class RingError(RuntimeError):
 
 
 def cdb_length(cdb_head: bytes) -> int:
-    """Bytes in a CDB, from its first bytes (variable-length CDBs carry their own length)."""
+    """Bytes in a CDB, from its first bytes (variable-length CDBs carry their own length).
+
+    The rule ``ring_scan`` applies in C; here for code that builds CDBs (tests, tools)."""
     opcode = cdb_head[0]
     if opcode == VARIABLE_LENGTH_OPCODE and len(cdb_head) > 7:
         return 8 + cdb_head[7]
@@ -178,6 +180,7 @@ class Ring:
         self._read_len = bool(self.flags & CAP_READ_LEN)
         # in-order mode only: [offset, length, done] for each slot between tail and next
         self._slots: deque[list[int]] = deque()
+        # the lane's C struct must outlive the ring's pointer to it: keep it referenced
         self.lane: FastLane | None = None
 
     def attach_lane(self, lane: FastLane | None) -> bool:
