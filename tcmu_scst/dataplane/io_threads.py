@@ -17,6 +17,7 @@ from typing import Any
 
 from ..handlers.disk import error_outcome
 from ..handlers.outcome import Deferred, Outcome
+from ..uio.abi import ffi
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +27,10 @@ class IoThreads:
         self._queue: SimpleQueue[tuple[Any, Any, Deferred] | None] = SimpleQueue()
         self.finished: deque[tuple[Any, Any, Outcome]] = deque()
         self.wakeup_fd = os.eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC)
+        # bumped after every finished command: the compiled ring watch sees it without a
+        # system call (uio/watch.py)
+        self.finished_count = ffi.new("uint32_t *")
+        self._count_lock = threading.Lock()
         self._threads = [
             threading.Thread(target=self._run, name=f"io-{index}", daemon=True)
             for index in range(count)
@@ -47,6 +52,8 @@ class IoThreads:
             except Exception as error:  # every error must become a SCSI response
                 outcome = error_outcome(error)
             self.finished.append((owner, command, outcome))
+            with self._count_lock:
+                self.finished_count[0] = (self.finished_count[0] + 1) & 0xFFFFFFFF
             # Drop this command's references now, not when the next one arrives: its closure
             # holds the backend, and a block device that went away must be closed once its
             # last command is done (vdisk_blockio hotplug), not after an idle thread's wait.

@@ -15,13 +15,13 @@ import logging
 import os
 import select
 import threading
-import time
 from collections.abc import Callable
 from typing import Protocol
 
 from ..handlers.disk import ScsiDevice, error_outcome
 from ..handlers.outcome import DEFERRED_TYPE
 from ..uio.ring import Command, Ring, TmrNotice
+from ..uio.watch import ENTRY, IO, PUBLISH, RingWatch
 from .disk_lane import disk_lane
 from .io_threads import IoThreads
 
@@ -112,7 +112,8 @@ class DataPlane:
     def __init__(self, io: IoThreads, poll_microseconds: int = 0, hold_microseconds: int = 0):
         """``poll_microseconds``: after serving, keep watching the rings that long before
         sleeping.  A sleeping worker pays a full wake-up per command at low queue depth;
-        watching briefly catches the initiator's next command without one.
+        watching briefly catches the initiator's next command without one.  The watching
+        runs in compiled code (uio/watch.py), which also serves the fast lane's commands.
 
         ``hold_microseconds`` (while watching): gather completions and ring the doorbell
         once for several batches.  Each doorbell costs the kernel a completion pass and the
@@ -125,10 +126,8 @@ class DataPlane:
         then most likely all here)."""
         self.io = io
         self.poll_ns = poll_microseconds * 1000
-        self.hold_ns = hold_microseconds * 1000 if poll_microseconds else 0
-        self._holding = False
-        self._peak = 2  # largest number of commands gathered by a hold lately
-        self._releases = 0
+        hold_ns = hold_microseconds * 1000 if poll_microseconds else 0
+        self._watch = RingWatch(self.poll_ns, hold_ns, io.finished_count)
         self.servers: dict[int, DeviceServer] = {}
         self._poller = select.epoll()
         self._poller.register(io.wakeup_fd, select.EPOLLIN)
@@ -158,6 +157,7 @@ class DataPlane:
         os.eventfd_write(self._stop_fd, 1)
 
     def _finish_io(self) -> None:
+        self._watch.taking_io()
         touched = set()
         for server, command, outcome in self.io.take_finished():
             server.finish(command, outcome)
@@ -168,7 +168,6 @@ class DataPlane:
     def run_once(self, timeout: float | None = None) -> None:
         """Wait for one round of events (at most ``timeout`` seconds) and handle them."""
         active = []
-        holding = self._holding
         taken = 0
         for fd, events in self._poller.poll(-1 if timeout is None else timeout):
             if fd == self.io.wakeup_fd:
@@ -181,67 +180,54 @@ class DataPlane:
                 self._drop(fd, "the kernel removed the device")
             else:
                 server = self.servers[fd]
-                taken += server.service(flush=not holding)
+                taken += server.service(flush=False)
                 active.append(server)
-        if not holding:
-            self._note_batch(taken)
-        if active and self.poll_ns:
-            self._poll_briefly(active, taken if holding else 0)
+        if not active:
+            return
+        if self.poll_ns:
+            self._watch.begin([server.ring for server in active], MAX_POLL_BURST_NS)
+        if self._watch.note(taken) or not self.poll_ns:
+            for server in active:
+                server.ring.flush()
+        if self.poll_ns:
+            self._watch_briefly(active)
 
     @property
     def holding(self) -> bool:
         """Whether completions are being gathered (see ``hold_microseconds``)."""
-        return self._holding
+        return self._watch.holding
 
-    def _poll_briefly(self, servers: list[DeviceServer], held: int) -> None:
+    def _watch_briefly(self, servers: list[DeviceServer]) -> None:
         """Serve new commands on ``servers`` as they appear, until none came for a while
         (and for no more than MAX_POLL_BURST_NS, so stop and control requests are seen).
-        ``held``: completions on ``servers`` not yet published (see ``hold_microseconds``)."""
-        now = time.monotonic_ns()
-        limit = now + MAX_POLL_BURST_NS
-        deadline = min(now + self.poll_ns, limit)
-        hold = self.hold_ns
-        release = now + hold
-        release_by = now + 4 * hold
+        The looking, the fast lane and the holding are compiled (uio/watch.py); Python runs
+        for the commands the lane leaves to it."""
+        watch = self._watch
+        lanes = [server.lane for server in servers if server.lane is not None]
         try:
-            while (now := time.monotonic_ns()) < deadline:
-                for server in servers:
-                    if server.ring.pending():
-                        holding = self._holding
-                        taken = server.service(acknowledge=False, flush=not holding)
-                        now = time.monotonic_ns()
-                        deadline = min(now + self.poll_ns, limit)
-                        if holding:
-                            if not held:
-                                release_by = now + 4 * hold
-                            held += taken
-                            release = now + hold
-                        else:
-                            self._note_batch(taken)
-                if held and (held >= self._peak or now >= release or now >= release_by):
-                    self._release(servers, held)
-                    held = 0
-                if self.io.finished:
+            while True:
+                locks = [lane.open() for lane in lanes]
+                try:
+                    reason = watch.wait()
+                finally:
+                    for lane, locked in zip(lanes, locks, strict=True):
+                        lane.close(locked)
+                if reason == ENTRY:
+                    server = servers[watch.ring_index]
+                    if watch.note(server.service(acknowledge=False, flush=False)):
+                        server.ring.flush()
+                elif reason == PUBLISH:
+                    for server in servers:
+                        server.ring.flush()
+                elif reason == IO:
                     self._finish_io()
+                else:
+                    break
         finally:
-            if held:
-                self._release(servers, held)
-
-    def _note_batch(self, taken: int) -> None:
-        """Start holding when one batch, served without holding, brought several commands:
-        the initiator keeps a queue."""
-        if taken > 1 and self.hold_ns:
-            self._holding = True
-
-    def _release(self, servers: list[DeviceServer], held: int) -> None:
-        """Ring the doorbells for ``held`` gathered completions and adapt the holding."""
-        for server in servers:
-            server.ring.flush()
-        if held == 1:
-            self._holding = False  # nothing came while we waited: a queue of one
-        self._releases += 1
-        peak = self._peak - (not self._releases & 31)  # let the peak sink slowly
-        self._peak = max(held, peak, 2)
+            if watch.held:
+                watch.release()
+                for server in servers:
+                    server.ring.flush()
 
     def run(self) -> None:
         while not self._stopping.is_set():
@@ -257,6 +243,7 @@ class DataPlane:
     def _drop(self, fd: int, why: str) -> None:
         server = self.servers.pop(fd)
         self._poller.unregister(fd)
+        self._watch.forget()
         server.release()
         log.warning("%s: stopped serving: %s", server.name, why)
 

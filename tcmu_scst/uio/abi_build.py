@@ -115,6 +115,32 @@ struct ring_state {
 #define LANE_READ 1
 #define LANE_WRITE 2
 
+struct ring_watch {
+    int64_t quiet_ns;
+    int64_t hold_ns;
+    int64_t deadline;
+    int64_t limit;
+    uint32_t *io_finished;
+    uint32_t io_seen;
+    uint32_t holding;
+    uint32_t held;
+    uint32_t peak;
+    uint32_t releases;
+    uint32_t ring;
+    int64_t release_at;
+    int64_t release_by;
+};
+
+#define WATCH_QUIET 0
+#define WATCH_ENTRY 1
+#define WATCH_PUBLISH 2
+#define WATCH_IO 3
+
+int ring_watch(struct ring_state **rings, int count, struct ring_watch *watch);
+int watch_note(struct ring_watch *watch, uint32_t taken);
+void watch_release(struct ring_watch *watch);
+int64_t watch_clock(void);
+
 int ring_scan(struct ring_state *state, uint32_t head, struct ring_scan_record *records,
               int max_records);
 int64_t ring_respond(struct ring_state *state, uint32_t slot, uint64_t response);
@@ -129,6 +155,7 @@ SOURCE = r"""
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include <time.h>
 
 /* The mailbox: four header words, then cmd_tail alone on the next 64-byte line. */
 struct ring_mailbox {
@@ -353,7 +380,8 @@ static int lane_serve(const struct ring_state *state, const uint8_t *entry, cons
  * the kernel writes (zero length, crossing the ring's end, its iovecs or CDB outside it).
  * Entries with an unknown opcode get UNKNOWN_OP in their uflags, as the protocol asks.
  * With a lane (out-of-order mode only) the commands it serves are answered here and get no
- * record. */
+ * record.  records == NULL asks for the lane's commands only: the walk stops, untouched, at
+ * the first entry that needs a record (state->next then points at it) and returns 0. */
 int ring_scan(struct ring_state *state, uint32_t head, struct ring_scan_record *records,
               int max_records)
 {
@@ -363,7 +391,7 @@ int ring_scan(struct ring_state *state, uint32_t head, struct ring_scan_record *
     int count = 0;
     if ((uint64_t)state->ring_off + ring_size > state->map_size)
         return RING_SCAN_BAD_ENTRY;
-    while (position != head && count < max_records) {
+    while (position != head && (count < max_records || !records)) {
         if (position >= ring_size || position % 8)
             return RING_SCAN_BAD_ENTRY;
         uint64_t entry = (uint64_t)state->ring_off + position;
@@ -373,7 +401,8 @@ int ring_scan(struct ring_state *state, uint32_t head, struct ring_scan_record *
         uint32_t opcode = len_op & 7u;
         if (length == 0 || (uint64_t)position + length > ring_size)
             return RING_SCAN_BAD_ENTRY;
-        struct ring_scan_record *record = &records[count];
+        struct ring_scan_record scratch;
+        struct ring_scan_record *record = records ? &records[count] : &scratch;
         memset(record, 0, sizeof(*record));
         record->position = position;
         record->length = length;
@@ -409,9 +438,11 @@ int ring_scan(struct ring_state *state, uint32_t head, struct ring_scan_record *
                 state->lane->served++;
                 continue;
             }
-        } else if (opcode != RING_OP_PAD && opcode != RING_OP_TMR) {
-            at[7] = RING_UFLAG_UNKNOWN_OP;
         }
+        if (!records)
+            return 0;         /* left for the caller's next full scan */
+        if (opcode != RING_OP_CMD && opcode != RING_OP_PAD && opcode != RING_OP_TMR)
+            at[7] = RING_UFLAG_UNKNOWN_OP;
         count++;
         position = (position + length) % ring_size;
         state->next = position;
@@ -459,6 +490,127 @@ int64_t ring_respond(struct ring_state *state, uint32_t slot, uint64_t response)
     memset(at + 9, 0, 3);
     memcpy(at + 12, &read_len, 4);
     return position;
+}
+
+/* Watching the rings between wake-ups.  After a batch the worker keeps looking at the rings
+ * for a while (quiet_ns) instead of sleeping, because a sleeping worker pays a full wake-up
+ * per command at low queue depth.  Looking from Python costs a service call per arrival even
+ * when the lane serves the command; under emulation that was most of the worker's time per
+ * lane command.  So the looking, the lane's commands and the decision when to publish are
+ * here; the call returns to Python only for what needs it: an entry the lane does not serve
+ * (WATCH_ENTRY, ring index in watch->ring), completions to publish (WATCH_PUBLISH: store
+ * the tails and ring the doorbells), finished I/O threads (WATCH_IO: *io_finished changed
+ * since io_seen), or nothing new for quiet_ns or past the limit (WATCH_QUIET).
+ *
+ * Gathering ("holding"): each doorbell costs the kernel a completion pass and the initiator
+ * a wake-up, so once a batch shows that the initiator keeps a queue (more than one command
+ * at once) completions are held and published together: hold_ns after the last new
+ * command, 4 x hold_ns after the first one held, or as soon as as many are held as the
+ * largest gathering lately (peak; the initiator's queue is then most likely all here).  A
+ * gathering of a single command means a queue of one, where waiting is pure latency: holding
+ * stops until a batch shows a queue again. */
+#define WATCH_QUIET 0
+#define WATCH_ENTRY 1
+#define WATCH_PUBLISH 2
+#define WATCH_IO 3
+
+struct ring_watch {
+    int64_t quiet_ns;         /* set by the owner: stop looking after this long idle */
+    int64_t hold_ns;          /* 0: publish every batch at once */
+    int64_t deadline;         /* when looking stops unless something arrives */
+    int64_t limit;            /* when looking stops anyway (the loop's other inputs) */
+    uint32_t *io_finished;    /* bumped by the I/O threads, or NULL */
+    uint32_t io_seen;         /* the owner's copy of *io_finished when it last looked */
+    uint32_t holding;         /* kept across calls: the adaptive gathering */
+    uint32_t held;
+    uint32_t peak;
+    uint32_t releases;
+    uint32_t ring;            /* WATCH_ENTRY: which ring */
+    int64_t release_at;
+    int64_t release_by;
+};
+
+int64_t watch_clock(void)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (int64_t)now.tv_sec * 1000000000 + now.tv_nsec;
+}
+
+/* A batch of ``taken`` commands was served.  Returns 1 when its completions are to be
+ * published now (not holding), 0 when they are held.  Extends the watching. */
+int watch_note(struct ring_watch *watch, uint32_t taken)
+{
+    int64_t now = watch_clock();
+    int64_t deadline = now + watch->quiet_ns;
+    watch->deadline = deadline < watch->limit ? deadline : watch->limit;
+    if (watch->holding) {
+        if (!watch->held)
+            watch->release_by = now + 4 * watch->hold_ns;
+        watch->held += taken;
+        watch->release_at = now + watch->hold_ns;
+        return 0;
+    }
+    if (taken > 1 && watch->hold_ns)
+        watch->holding = 1;   /* this batch goes out; the next ones are gathered */
+    return 1;
+}
+
+/* The held completions are being published: adapt the gathering to what it caught. */
+void watch_release(struct ring_watch *watch)
+{
+    uint32_t held = watch->held;
+    if (!held)
+        return;
+    if (held == 1)
+        watch->holding = 0;
+    watch->releases++;
+    uint32_t peak = watch->peak - ((watch->releases & 31) == 0);  /* sinks slowly */
+    if (peak < held)
+        peak = held;
+    watch->peak = peak < 2 ? 2 : peak;
+    watch->held = 0;
+}
+
+int ring_watch(struct ring_state **rings, int count, struct ring_watch *watch)
+{
+    for (;;) {
+        for (int i = 0; i < count; i++) {
+            struct ring_state *state = rings[i];
+            uint32_t head = ring_load_head((struct ring_mailbox *)state->map);
+            if (head == state->next)
+                continue;
+            struct fast_lane *lane = state->lane;
+            if (lane && lane->allow) {
+                uint64_t before = lane->served;
+                int scanned = ring_scan(state, head, NULL, 0);
+                uint32_t taken = (uint32_t)(lane->served - before);
+                if (taken && watch_note(watch, taken))
+                    return WATCH_PUBLISH;
+                if (scanned < 0 || state->next != head) {
+                    watch->ring = (uint32_t)i;
+                    return WATCH_ENTRY;   /* Python's fetch reports a bad entry itself */
+                }
+            } else {
+                watch->ring = (uint32_t)i;
+                return WATCH_ENTRY;
+            }
+        }
+        int64_t now = watch_clock();
+        if (watch->held && (watch->held >= watch->peak || now >= watch->release_at
+                            || now >= watch->release_by || now >= watch->deadline)) {
+            watch_release(watch);
+            return WATCH_PUBLISH;
+        }
+        if (watch->io_finished
+            && __atomic_load_n(watch->io_finished, __ATOMIC_ACQUIRE) != watch->io_seen)
+            return WATCH_IO;
+        if (now >= watch->deadline)
+            return WATCH_QUIET;
+        /* No PAUSE here: qemu's TCG (how these machines run a kernel) treats PAUSE as a
+         * request to leave translated code for its vCPU loop, a far longer way round than
+         * the spin itself; without it the watch stays inside translated code. */
+    }
 }
 
 #if defined(__has_include)

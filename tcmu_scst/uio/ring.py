@@ -195,6 +195,15 @@ class Ring:
         self._state.lane = ffi.NULL if lane is None else lane.struct
         return True
 
+    @property
+    def scan_state(self) -> Any:
+        """The C ``struct ring_state *`` the compiled walkers share (see watch.py)."""
+        return self._state
+
+    def caught_up(self) -> None:
+        """The compiled watch walked past entries the lane served: fetch from there on."""
+        self._next = self._state.next
+
     def pending(self) -> bool:
         """Whether the kernel has published entries that were not fetched yet."""
         return lib.ring_load_head(self._mailbox) != self._next
