@@ -184,13 +184,15 @@ class DataPlane:
                 active.append(server)
         if not active:
             return
-        if self.poll_ns:
-            self._watch.begin([server.ring for server in active], MAX_POLL_BURST_NS)
-        if self._watch.note(taken) or not self.poll_ns:
+        if not self.poll_ns:  # no watching, hence no holding: publish at once
             for server in active:
                 server.ring.flush()
-        if self.poll_ns:
-            self._watch_briefly(active)
+            return
+        self._watch.begin([server.ring for server in active], MAX_POLL_BURST_NS)
+        if self._watch.note(taken):
+            for server in active:
+                server.ring.flush()
+        self._watch_briefly(active)
 
     @property
     def holding(self) -> bool:

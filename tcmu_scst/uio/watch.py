@@ -36,7 +36,6 @@ class RingWatch:
             self.struct.io_finished = io_finished
         self._rings: list[Ring] = []
         self._array: Any = ffi.NULL
-        self._key: tuple[int, ...] = ()
 
     @property
     def holding(self) -> bool:
@@ -55,11 +54,9 @@ class RingWatch:
 
     def begin(self, rings: list[Ring], limit_ns: int) -> None:
         """Watch ``rings`` from now on, for at most ``limit_ns``."""
-        key = tuple(id(ring) for ring in rings)
-        if key != self._key:
+        if rings != self._rings:  # Ring compares by identity
             self._rings = list(rings)
             self._array = ffi.new("struct ring_state *[]", [ring.scan_state for ring in rings])
-            self._key = key
         now = lib.watch_clock()
         self.struct.limit = now + limit_ns
         self.struct.deadline = min(now + self.struct.quiet_ns, self.struct.limit)
@@ -89,4 +86,3 @@ class RingWatch:
         """Drop the references to the rings watched last (one of them is going away)."""
         self._rings = []
         self._array = ffi.NULL
-        self._key = ()
