@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from .backstore import Backstore, backstore_path
+from .completion import completion_affinity, place_completions
 from .configfs import DEFAULT_CONFIGFS, CfsPath, Configfs, ConfigfsError, as_configfs, invalid
 from .rollback import Rollback
 
@@ -86,12 +87,19 @@ class TargetPortalGroup:
     # -- the TPG itself --------------------------------------------------------------------
 
     def create(self) -> None:
-        """mkdir the fabric (loads its module), the target and the TPG, as far as missing."""
+        """mkdir the fabric (loads its module), the target and the TPG, as far as missing.
+
+        A target made here finishes its commands on the worker's CPU (see
+        :mod:`.completion`); one that already existed keeps its owner's choice.
+        """
+        affinity = completion_affinity()
         with Rollback() as undo:
             for path in (self.fabric_path, self.wwn_path):
                 if not self.fs.exists(path):
                     self.fs.mkdir(path)
                     undo.add(self.fs.rmdir, path)
+                    if path == self.wwn_path:
+                        place_completions(self.fs, path, affinity)
             self.fs.mkdir(self.tpg_path)
             undo.add(self.fs.rmdir, self.tpg_path)
             self.after_create(undo)

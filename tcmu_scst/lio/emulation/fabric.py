@@ -11,6 +11,8 @@ and FC modules subclass them for what their kernel modules add.  Checked on Debi
   device).  ``write_protect`` reads empty until linked, then the TPG's default for new
   explicit mappings; removing the LUN's device drops the mapping (empty again) for good.
 * a LUN that a mapped LUN points at cannot be removed (EBUSY, from the generic symlink rule).
+* ``<wwn>/param/cmd_completion_affinity`` reads -1; it takes -1, -2 or an online CPU number
+  (EINVAL otherwise) and reads back what was written.
 """
 
 from __future__ import annotations
@@ -57,7 +59,14 @@ class Wwn(Group):
         self.fabric = parent
         self.kernel = parent.kernel
         self.statistics = self.group("fabric_statistics")
-        self.group("param").value("cmd_completion_affinity", "-1")
+        self.group("param").value("cmd_completion_affinity", "-1", self.parse_affinity)
+
+    def parse_affinity(self, text: str) -> str:
+        """-1 (the submitting CPU), -2 (the completing CPU) or an online CPU; EINVAL else."""
+        value = parse_int(text, signed=True, what="cmd_completion_affinity")
+        if value not in (-1, -2) and not 0 <= value < self.kernel.online_cpus:
+            refuse(errno.EINVAL, f"cmd_completion_affinity: {value} is not an online CPU")
+        return str(value)
 
     def make_item(self, name: str) -> Group:
         tag = item_number(name, "tpgt_", U16_MAX)

@@ -21,6 +21,7 @@ class KernelState:
     scsi_hosts: set[int] = field(default_factory=set)
     disks: dict[str, str] = field(default_factory=dict)  # "H:C:T:L" -> "sdX"
     next_hba_index: int = 1
+    online_cpus: int = 2  # CPUs 0..online_cpus-1 (what cmd_completion_affinity accepts)
 
     def add_uio(self, name: str) -> None:
         self.uio_names.append(name)

@@ -133,6 +133,7 @@ def iscsi_objects(script: Script) -> None:
     s.rmdir("iscsi/iqn." + "q" * 219)
     s.mkdir(T1)
     s.snapshot(T1)
+    s.write_read(f"{T1}/param/cmd_completion_affinity", "-2", "1", "2", "-3", "x", "-1")
     s.mkdir(f"{T1}/tpg1", f"{T1}/tpgt_x", f"{T1}/tpgt_65536", f"{T1}/tpgt_0", TPG)
     s.rmdir(f"{T1}/tpgt_0")
     s.snapshot(TPG)
