@@ -180,11 +180,13 @@ def test_loopback_export_is_a_local_disk(vm: GuestRunner) -> None:
         {python(LOOPBACK)}
         disk=$(ls /sys/class/scsi_device/*/device/block)
         sg_inq /dev/$disk | grep "Vendor identification"
+        echo "affinity=$(cat /sys/kernel/config/target/loopback/naa.5001405000000abc/param/cmd_completion_affinity)"
         {python(LOOPBACK_TEARDOWN)}
         ls /sys/class/scsi_device | wc -l
     """)
     assert json_line(result.output, "disk").startswith("/dev/sd")
     assert "Vendor identification: LIO-ORG" in result.output
+    assert "affinity=-2\n" in result.output  # a target we make completes on the worker's CPU
     assert "left=['discovery_auth', 'alua']" in result.output
     assert result.output.rstrip().endswith("0")
 
