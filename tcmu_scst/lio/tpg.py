@@ -94,12 +94,13 @@ class TargetPortalGroup:
         """
         affinity = completion_affinity()
         with Rollback() as undo:
-            for path in (self.fabric_path, self.wwn_path):
-                if not self.fs.exists(path):
-                    self.fs.mkdir(path)
-                    undo.add(self.fs.rmdir, path)
-                    if path == self.wwn_path:
-                        place_completions(self.fs, path, affinity)
+            if not self.fs.exists(self.fabric_path):
+                self.fs.mkdir(self.fabric_path)
+                undo.add(self.fs.rmdir, self.fabric_path)
+            if not self.fs.exists(self.wwn_path):
+                self.fs.mkdir(self.wwn_path)
+                undo.add(self.fs.rmdir, self.wwn_path)
+                place_completions(self.fs, self.wwn_path, affinity)
             self.fs.mkdir(self.tpg_path)
             undo.add(self.fs.rmdir, self.tpg_path)
             self.after_create(undo)
