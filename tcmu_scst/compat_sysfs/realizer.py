@@ -70,6 +70,8 @@ class Realizer(Protocol):
     def add_initiator(self, driver: str, target: str, group: str, initiator: str) -> None: ...
     def remove_initiator(self, driver: str, target: str, group: str,
                          initiator: str) -> None: ...
+    def move_initiator(self, driver: str, target: str, initiator: str, source: str,
+                       destination: str) -> None: ...
     def set_driver_attribute(self, driver: str, name: str, value: str) -> None: ...
     def sessions(self, driver: str, target: str) -> list[SessionInfo]: ...
     def add_local_session(self, target: str, session: str) -> None: ...
@@ -130,6 +132,10 @@ class RecordingRealizer:
 
     def remove_initiator(self, driver: str, target: str, group: str, initiator: str) -> None:
         self._record("remove_initiator", driver, target, group, initiator)
+
+    def move_initiator(self, driver: str, target: str, initiator: str, source: str,
+                       destination: str) -> None:
+        self._record("move_initiator", driver, target, initiator, source, destination)
 
     def set_driver_attribute(self, driver: str, name: str, value: str) -> None:
         self._record("set_driver_attribute", driver, name, value)

@@ -14,6 +14,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from ..lio.access_plan import DEMO, GroupSpec, LunExport, plan_access
 from .devices import DeviceRegistry
 from .grammar import c_integer, invalid, next_word, parameters, split_command, words
 from .help_text import INI_GROUPS_USAGE, INITIATORS_USAGE, target_driver_usage
@@ -25,6 +26,7 @@ from .realizer import ConnectionInfo, Realizer, SessionInfo
 log = logging.getLogger(__name__)
 
 ISCSI, LOCAL, FCOE = "iscsi", "scst_local", "fcst"
+WILDCARDS = "*?!"  # SCST's initiator pattern characters; LIO matches names exactly
 VERSION = "3.11.0-tcmu-scst"
 
 
@@ -61,6 +63,30 @@ class Target:
     @property
     def path(self) -> str:
         return f"targets/{self.driver}/{self.name}"
+
+    def group_of(self, initiator: str) -> Group | None:
+        return next((group for group in self.groups.values()
+                     if initiator in group.initiators), None)
+
+    @property
+    def access_mode(self) -> str:
+        """``demo`` or ``acl-only`` (see :mod:`tcmu_scst.lio.access_plan`); scst_local has
+        one initiator, its session, whose LUN set is realised as it is: always exact."""
+        if self.driver == LOCAL:
+            return DEMO
+        default = {number: LunExport(entry.device, entry.read_only)
+                   for number, entry in self.luns.entries.items()}
+        groups = {name: GroupSpec(tuple(group.initiators),
+                                  {number: LunExport(entry.device, entry.read_only)
+                                   for number, entry in group.luns.entries.items()})
+                  for name, group in self.groups.items()}
+        return plan_access(default, groups, demo_capable=self.driver != FCOE).mode
+
+
+def access_mode_text(target: Target) -> str:
+    """The read-only ``access_mode`` file: ``demo`` (initiators in no group see the target's
+    LUNs) or ``acl-only`` (only initiators in a group may log in or discover the target)."""
+    return f"{target.access_mode}\n"
 
 
 def _connection_entries(connection: ConnectionInfo) -> dict[str, Node]:
@@ -371,9 +397,14 @@ class Targets:
         if verb == "add":
             if name in group.initiators:
                 raise OSError(errno.EEXIST, f"initiator {name!r} is already in {group.name}")
-            if any(character in name for character in "*?!"):
+            if any(character in name for character in WILDCARDS):
                 raise invalid(f"{name!r}: LIO grants access by exact initiator names; "
                               "wildcard patterns cannot be expressed")
+            other = target.group_of(name)
+            if other is not None:
+                raise OSError(errno.EEXIST, f"initiator {name!r} is already in group "
+                              f"{other.name!r} of this target (LIO keeps one ACL per "
+                              f"initiator): use move {name} {group.name}")
             self.realizer.add_initiator(target.driver, target.name, group.name, name)
             group.initiators.append(name)
         elif verb == "del":
@@ -388,12 +419,8 @@ class Targets:
                 raise invalid(f"move {name} {destination_name}: unknown initiator or group")
             if name in destination.initiators:
                 raise OSError(errno.EEXIST, f"{name!r} is already in {destination.name}")
-            self.realizer.remove_initiator(target.driver, target.name, group.name, name)
-            try:
-                self.realizer.add_initiator(target.driver, target.name, destination.name, name)
-            except OSError:
-                self.realizer.add_initiator(target.driver, target.name, group.name, name)
-                raise
+            self.realizer.move_initiator(target.driver, target.name, name, group.name,
+                                         destination.name)
             group.initiators.remove(name)
             destination.initiators.append(name)
         else:
@@ -487,6 +514,7 @@ class Targets:
                                                              else ""),
                     write=lambda text: self.set_relative_id(target, text)),
                 "luns": self.luns.directory(target.luns),
+                "access_mode": Attribute(read=lambda: access_mode_text(target)),
                 "ini_groups": self._groups_directory(target),
                 "sessions": self._sessions_directory(target),
             }

@@ -43,9 +43,9 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..lio.access_plan import DEMO, GroupSpec, LunExport, plan_access
 from .sysfs import AttributeValue, ScstSysfs, SysfsError
 
-GROUP_LUN_BASE = 20000  # as tcmu_scst.daemon.lio_realizer: TPG LUNs behind group-only LUNs
 SCST_MAX_LUN = 16383  # SCST_MAX_LUN: LUN numbers an SCST LUN set can hold
 LIO_MAX_LUN = 65535
 ISCSI_PORTAL = ("0.0.0.0", 3260)
@@ -129,10 +129,10 @@ UNEXPRESSIBLE: dict[str, tuple[str, ...]] = {
         "vdisk settings without a fileio/block counterpart; read_only of a fileio or "
         "nullio device becomes write protection of every LUN that maps it.",
         "blocksize other than 512, 1024, 2048 or 4096 (LIO's block_size choices).",
-        "Initiators in no group see every TPG LUN of a demo-mode target, also the TPG LUNs "
-        "behind group-only LUNs (the same gap as tcmu-scstd); a target with groups but an "
-        "empty default LUN set is exported without demo mode, so initiators in no group "
-        "cannot log in at all (SCST lets them in to an empty LUN list).",
+        "A target whose groups export a device that its default LUN set does not is exported "
+        "without demo mode (access_mode acl-only, as tcmu-scstd does): initiators in no "
+        "group cannot log in at all, since demo mode would show them the group-only LUNs "
+        "too (SCST lets them in to the default LUN set).",
         "A mix of read-only and writable LUNs in a target's default set: demo mode has one "
         "write-protect switch, so all of them become read-only.",
         "More than one IncomingUser per target or per driver (LIO keeps one account per TPG "
@@ -429,30 +429,23 @@ class _Exporter:
                 self.warn(path, "a group without initiators has no LIO counterpart; left out")
         return luns
 
-    def tpg_layout(self, base: str, luns: _TargetLuns,
-                   ) -> tuple[list[dict[str, Any]], dict[str, dict[int, tuple[int, bool]]]]:
-        """TPG LUNs and, per group with initiators, mapped LUN → (TPG LUN, write protect)."""
-        tpg_luns: dict[int, str] = {lun: device for lun, (device, _) in luns.default.items()}
-        by_device: dict[str, int] = {}
-        for lun, device in sorted(tpg_luns.items()):
-            by_device.setdefault(device, lun)
-        mapped: dict[str, dict[int, tuple[int, bool]]] = {}
-        next_lun = GROUP_LUN_BASE
-        for group in sorted(luns.groups):
-            if not luns.initiators.get(group):
-                continue
-            mapped[group] = {}
-            for lun, (device, read_only) in sorted(luns.groups[group].items()):
-                if device not in by_device:
-                    while next_lun in tpg_luns:
-                        next_lun += 1
-                    tpg_luns[next_lun] = device
-                    by_device[device] = next_lun
-                mapped[group][lun] = (by_device[device], read_only)
+    def tpg_layout(self, luns: _TargetLuns, demo_capable: bool = True,
+                   ) -> tuple[list[dict[str, Any]], dict[str, dict[int, tuple[int, bool]]], str]:
+        """TPG LUNs, per group with initiators mapped LUN → (TPG LUN, write protect), and
+        the access mode: exactly the layout tcmu-scstd makes (:mod:`tcmu_scst.lio.access_plan`)."""
+        plan = plan_access(
+            {lun: LunExport(device, read_only) for lun, (device, read_only)
+             in luns.default.items()},
+            {group: GroupSpec(tuple(luns.initiators.get(group, ())),
+                              {lun: LunExport(device, read_only) for lun, (device, read_only)
+                               in entries.items()})
+             for group, entries in sorted(luns.groups.items())},
+            demo_capable)
+        mapped = {acl.group: dict(acl.mapped) for acl in plan.acls.values()}
         listed = [{"index": lun, "storage_object": self.objects[device],
                    "alua_tg_pt_gp_name": "default_tg_pt_gp"}
-                  for lun, device in sorted(tpg_luns.items())]
-        return listed, mapped
+                  for lun, device in sorted(plan.tpg_luns.items())]
+        return listed, mapped, plan.mode
 
     @staticmethod
     def acl(initiator: str, group: str, mapping: dict[int, tuple[int, bool]],
@@ -505,7 +498,7 @@ class _Exporter:
 
     def iscsi_target(self, base: str, wwn: str, driver_enabled: bool) -> dict[str, Any]:
         luns = self.target_luns(base)
-        tpg_luns, mapped = self.tpg_layout(base, luns)
+        tpg_luns, mapped, mode = self.tpg_layout(luns)
         incoming, outgoing = self.users(base)
         chap: dict[str, str] = {}
         if incoming:
@@ -530,19 +523,18 @@ class _Exporter:
                 if len(group.encode()) > ACL_TAG_MAX or group.startswith("NULL"):
                     del acl["tag"]
                 node_acls.append(acl)
-        demo = bool(luns.default) or not node_acls
+        demo = mode == DEMO
         read_only = [lun for lun, (_, ro) in luns.default.items() if ro]
         if read_only and len(read_only) != len(luns.default):
             writable = sorted(set(luns.default) - set(read_only))
             self.warn(f"{base}/luns", f"demo mode has one write-protect switch: LUNs "
                       f"{', '.join(map(str, writable))} become read-only as "
                       f"{', '.join(map(str, sorted(read_only)))} are")
-        if demo and any(entry["index"] > SCST_MAX_LUN for entry in tpg_luns):
-            self.warn(f"{base}/ini_groups", "initiators in no group also see the TPG LUNs "
-                      "behind group-only LUNs (LIO demo mode shows every TPG LUN)")
         if not demo:
-            self.warn(f"{base}/luns", "empty default LUN set: exported without demo mode, "
-                      "so initiators in no group cannot log in")
+            self.warn(f"{base}/luns", "LUNs exported only through groups: exported without "
+                      "demo mode (acl-only), so initiators in no group cannot log in" + (
+                          f" nor see the {len(luns.default)} default LUN(s)"
+                          if luns.default else ""))
         attributes = {
             "authentication": int(incoming is not None),
             "generate_node_acls": int(demo),
@@ -635,7 +627,7 @@ class _Exporter:
             if luns.default:
                 self.warn(f"{base}/luns", "tcm_fc has no demo mode: the default LUN set is "
                           "reachable by no initiator (use groups)")
-            tpg_luns, mapped = self.tpg_layout(base, luns)
+            tpg_luns, mapped, _ = self.tpg_layout(luns, demo_capable=False)
             node_acls = []
             for group, mapping in mapped.items():
                 for initiator in luns.initiators[group]:
@@ -1123,6 +1115,10 @@ class _Importer:
                         self.warn(lun_path, f"LUN {number} is read-only for demo-mode "
                                   "initiators (demo_mode_write_protect=1); tcmu-scstd refuses "
                                   "read-only LUNs in a default set")
+        elif tpg["luns"]:
+            self.warn(f"{path}.luns", "no demo mode: initiators without an ACL cannot log in, "
+                      "so the target's default LUN set is left empty (only the groups' LUNs "
+                      "are kept; SCST would show the default set to everyone)")
 
         def initiator_name(node: str, acl_path: str) -> str | None:
             if any(character in node for character in "*?!#\"\\"):

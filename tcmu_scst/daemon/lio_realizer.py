@@ -2,16 +2,19 @@
 
 Mapping (DESIGN.md): a device is a TCMU user backstore ``core/user_N/<name>`` served by a
 worker process of its own; an iSCSI target is ``iscsi/<iqn>/tpgt_1`` listening on all
-addresses; the target's default LUN set is LIO demo mode (TPG LUN k = SCST LUN k, seen by
-every initiator without an explicit ACL); an initiator group is a set of explicit node ACLs
-tagged with the group's name, whose mapped LUNs point at TPG LUNs numbered from
-GROUP_LUN_BASE up; an ``scst_local`` session is a tcm_loop nexus; an ``fcst`` target is
-``fc/<wwpn>/tpgt_1``.
+addresses; an ``scst_local`` session is a tcm_loop nexus; an ``fcst`` target is
+``fc/<wwpn>/tpgt_1``.  Who sees which LUN is one :class:`~..lio.access_plan.AccessPlan` per
+target, recomputed after every change of LUNs, groups or initiators and applied as a
+difference (:mod:`..lio.access_apply`): an initiator group is a set of explicit node ACLs
+tagged with the group's name; initiators in no group see the default LUN set through LIO's
+demo mode only while that is exact, and are refused otherwise (``access_mode acl-only``,
+logged as a warning).  An ``scst_local`` target has exactly one initiator, its session, so
+its TPG simply holds the LUN set that session's name selects.
 
 What LIO cannot express is refused or documented, never silently approximated: a LUN-level
 ``read_only`` in the default set (demo mode has one write-protect switch per TPG), wildcard
-initiator patterns, ``allowed_portal``.  Every operation undoes its own steps if a later one
-fails, so a failed command changes nothing.
+initiator patterns, one initiator in two groups, ``allowed_portal``.  Every operation undoes
+its own steps if a later one fails, so a failed command changes nothing.
 """
 
 from __future__ import annotations
@@ -31,7 +34,6 @@ from ..lio import (
     FcTarget,
     IscsiTarget,
     LoopbackExport,
-    MappedLun,
     TargetPortalGroup,
     as_configfs,
     create_user_backstore,
@@ -41,12 +43,22 @@ from ..lio import (
     set_discovery_chap,
     unused_hba_index,
 )
+from ..lio.access_apply import apply_access
+from ..lio.access_plan import (
+    ACL_ONLY,
+    DEMO,
+    EMPTY_PLAN,
+    AccessPlan,
+    GroupSpec,
+    LunExport,
+    consequence,
+    plan_access,
+)
 from ..lio.backstore import UserBackstore
 from .connections import peers
 
 log = logging.getLogger(__name__)
 
-GROUP_LUN_BASE = 20000  # TPG LUNs behind initiator-group LUNs start here
 HBA_BASE = 100  # core/user_N indexes we allocate from (targetcli starts at 0)
 ISCSI_PORTAL = ("0.0.0.0", 3260)
 # SCST's local defaults for the negotiation keys LIO keeps too (tree and kernel agree)
@@ -73,13 +85,21 @@ class _Device:
 
 @dataclass
 class _Target:
+    """What the daemon asked of one target, and what its TPG holds now (``plan``)."""
+
     driver: str
     name: str
     tpg: TargetPortalGroup | None
-    # (group or None, SCST LUN) -> (TPG LUN, device, read only)
-    luns: dict[tuple[str | None, int], tuple[int, str, bool]] = field(default_factory=dict)
-    groups: dict[str, set[str]] = field(default_factory=dict)
+    default: dict[int, LunExport] = field(default_factory=dict)  # the target's luns/
+    group_luns: dict[str, dict[int, LunExport]] = field(default_factory=dict)
+    members: dict[str, list[str]] = field(default_factory=dict)  # group -> initiators
+    plan: AccessPlan = EMPTY_PLAN
+    session: str | None = None  # scst_local: the one session (tcm_loop nexus)
     local_wwn: str | None = None  # scst_local: the tcm_loop WWN behind the SCST name
+
+    def group_of(self, initiator: str) -> str | None:
+        return next((group for group, names in self.members.items() if initiator in names),
+                    None)
 
 
 class LioRealizer:
@@ -144,7 +164,8 @@ class LioRealizer:
             tpg = None  # made with its session (tcm_loop has one nexus per TPG)
         else:
             raise unsupported(f"target driver {driver!r} is not available")
-        self.targets[(driver, name)] = _Target(driver, name, tpg)
+        plan = EMPTY_PLAN if tpg is None or tpg.supports_demo_mode else AccessPlan(ACL_ONLY)
+        self.targets[(driver, name)] = _Target(driver, name, tpg, plan=plan)
 
     def delete_target(self, driver: str, name: str) -> None:
         target = self.targets.pop((driver, name))
@@ -200,85 +221,124 @@ class LioRealizer:
         demo-mode sessions and each explicit ACL's own for its initiator: so the account goes
         to the TPG and to the ACL of every initiator in a group."""
         tpg.set_chap(chap)
-        for initiators in target.groups.values():
+        for initiators in target.members.values():
             for initiator in initiators:
                 tpg.set_acl_chap(initiator, chap)
 
-    # --- LUNs -----------------------------------------------------------------------------
-
-    def _tpg_lun(self, target: _Target, mapping: LunMapping) -> int:
-        if mapping.group is None:
-            return mapping.lun
-        used = {tpg_lun for tpg_lun, _, _ in target.luns.values()}
-        number = GROUP_LUN_BASE
-        while number in used:
-            number += 1
-        return number
+    # --- LUNs, groups and initiators: one access plan per target ----------------------------
 
     def add_lun(self, mapping: LunMapping) -> None:
         target = self.targets[(mapping.driver, mapping.target)]
-        device = self.devices.get(mapping.device)
-        if device is None:
+        if mapping.device not in self.devices:
             raise OSError(errno.ENODEV, f"device {mapping.device!r} has no backstore")
         if mapping.group is None and mapping.read_only and mapping.driver != "scst_local":
             raise unsupported("read_only LUNs in a target's default LUN set cannot be "
                               "expressed in LIO (demo mode has one write-protect switch); "
                               "use an initiator group, or read_only=1 on the device")
-        tpg_lun = self._tpg_lun(target, mapping)
-        if target.tpg is not None:
-            target.tpg.add_lun(tpg_lun, device.backstore)
-            try:
-                for initiator in target.groups.get(mapping.group or "", set()) \
-                        if mapping.group else ():
-                    target.tpg.map_lun(initiator, mapping.lun, tpg_lun, mapping.read_only)
-            except BaseException:
-                with contextlib.suppress(OSError):
-                    for initiator in target.groups.get(mapping.group or "", set()):
-                        target.tpg.unmap_lun(initiator, mapping.lun)
-                target.tpg.remove_lun(tpg_lun)
-                raise
-        target.luns[(mapping.group, mapping.lun)] = (tpg_lun, mapping.device, mapping.read_only)
+        export = LunExport(mapping.device, mapping.read_only)
+        default, groups = self._wanted(target)
+        (default if mapping.group is None else groups[mapping.group])[mapping.lun] = export
+        self._sync(target, default, groups, target.members)
 
     def remove_lun(self, mapping: LunMapping) -> None:
         target = self.targets[(mapping.driver, mapping.target)]
-        tpg_lun, _, _ = target.luns.pop((mapping.group, mapping.lun))
-        if target.tpg is not None:
-            if mapping.group:
-                for initiator in target.groups.get(mapping.group, set()):
-                    target.tpg.unmap_lun(initiator, mapping.lun)
-            target.tpg.remove_lun(tpg_lun)
-
-    # --- groups and initiators ------------------------------------------------------------
+        default, groups = self._wanted(target)
+        (default if mapping.group is None else groups[mapping.group]).pop(mapping.lun)
+        self._sync(target, default, groups, target.members)
 
     def create_group(self, driver: str, target: str, group: str) -> None:
-        self.targets[(driver, target)].groups[group] = set()
+        record = self.targets[(driver, target)]
+        record.group_luns.setdefault(group, {})
+        record.members.setdefault(group, [])
 
     def delete_group(self, driver: str, target: str, group: str) -> None:
-        self.targets[(driver, target)].groups.pop(group, None)
+        record = self.targets[(driver, target)]
+        default, groups = self._wanted(record)
+        groups.pop(group, None)
+        members = {name: list(names) for name, names in record.members.items() if name != group}
+        self._sync(record, default, groups, members)
 
     def add_initiator(self, driver: str, target: str, group: str, initiator: str) -> None:
         record = self.targets[(driver, target)]
-        if record.tpg is None:
-            raise unsupported("scst_local targets have no initiator groups in LIO")
-        mapped = {lun: MappedLun(tpg_lun, read_only)
-                  for (lun_group, lun), (tpg_lun, _, read_only) in record.luns.items()
-                  if lun_group == group}
-        record.tpg.add_acl(initiator, mapped, tag=group)
-        if isinstance(record.tpg, IscsiTarget):
-            chap = record.tpg.chap()
-            if not chap.is_empty:
-                try:
-                    record.tpg.set_acl_chap(initiator, chap)
-                except BaseException:
-                    record.tpg.remove_acl(initiator)
-                    raise
-        record.groups.setdefault(group, set()).add(initiator)
+        other = record.group_of(initiator)
+        if other is not None:
+            raise OSError(errno.EEXIST, f"initiator {initiator!r} is already in group "
+                          f"{other!r} of this target; LIO keeps one ACL per initiator "
+                          "(use move)")
+        members = {name: list(names) for name, names in record.members.items()}
+        members.setdefault(group, []).append(initiator)
+        self._sync(record, *self._wanted(record), members)
 
     def remove_initiator(self, driver: str, target: str, group: str, initiator: str) -> None:
         record = self.targets[(driver, target)]
-        if record.tpg is not None:
-            record.tpg.remove_acl(initiator)
-        record.groups.get(group, set()).discard(initiator)
+        members = {name: [entry for entry in names if name != group or entry != initiator]
+                   for name, names in record.members.items()}
+        self._sync(record, *self._wanted(record), members)
+
+    def move_initiator(self, driver: str, target: str, initiator: str, source: str,
+                       destination: str) -> None:
+        """One change of plan: the ACL stays, its LUNs and tag become the new group's."""
+        record = self.targets[(driver, target)]
+        members = {name: [entry for entry in names if entry != initiator]
+                   for name, names in record.members.items()}
+        members.setdefault(destination, []).append(initiator)
+        self._sync(record, *self._wanted(record), members)
+
+    @staticmethod
+    def _wanted(target: _Target) -> tuple[dict[int, LunExport], dict[str, dict[int, LunExport]]]:
+        """Copies of the target's LUN sets, to change and hand to :meth:`_sync`."""
+        return dict(target.default), {name: dict(luns)
+                                      for name, luns in target.group_luns.items()}
+
+    def _plan(self, target: _Target, default: dict[int, LunExport],
+              groups: dict[str, dict[int, LunExport]],
+              members: dict[str, list[str]]) -> AccessPlan:
+        if target.driver == "scst_local":
+            # one known initiator, the session: its LUN set becomes the TPG's LUNs
+            visible = default
+            for name, names in members.items():
+                if target.session is not None and target.session in names:
+                    visible = groups.get(name, {})
+            return AccessPlan(DEMO, {number: lun.device for number, lun in visible.items()})
+        specs = {name: GroupSpec(tuple(members.get(name, ())), luns)
+                 for name, luns in groups.items()}
+        demo_capable = target.tpg.supports_demo_mode if target.tpg is not None else True
+        return plan_access(default, specs, demo_capable, target.plan)
+
+    def _sync(self, target: _Target, default: dict[int, LunExport],
+              groups: dict[str, dict[int, LunExport]], members: dict[str, list[str]]) -> None:
+        """Realise the new LUN sets and groups in LIO, then commit them; all or nothing."""
+        plan = self._plan(target, default, groups, members)
+        if target.tpg is not None:
+            apply_access(target.tpg, target.plan, plan, self._backstore,
+                         lambda initiator: self._configure_acl(target, initiator))
+            self._report_access(target, target.plan, plan, default)
+            target.plan = plan
+        target.default, target.group_luns, target.members = default, groups, members
+
+    def _backstore(self, device: str) -> UserBackstore:
+        return self.devices[device].backstore
+
+    def _configure_acl(self, target: _Target, initiator: str) -> None:
+        if isinstance(target.tpg, IscsiTarget):
+            chap = target.tpg.chap()
+            if not chap.is_empty:
+                target.tpg.set_acl_chap(initiator, chap)
+
+    @staticmethod
+    def _report_access(target: _Target, old: AccessPlan, new: AccessPlan,
+                       default: dict[int, LunExport]) -> None:
+        before = consequence(target.name, old, target.default)
+        after = consequence(target.name, new, default)
+        if after is not None and after != before:
+            log.warning("%s", after)
+        elif after is None and before is not None:
+            log.info("target %s: access_mode %s: initiators in no group see the target's "
+                     "LUNs again", target.name, new.mode)
+
+    def access_mode(self, driver: str, target: str) -> str:
+        record = self.targets.get((driver, target))
+        return record.plan.mode if record is not None else DEMO
 
     def set_driver_attribute(self, driver: str, name: str, value: str) -> None:
         if driver != "iscsi" or name.rstrip("0123456789") not in ("IncomingUser",
@@ -293,27 +353,29 @@ class LioRealizer:
     # --- scst_local -----------------------------------------------------------------------
 
     def add_local_session(self, target: str, session: str) -> None:
+        """The tcm_loop TPG and nexus, then the LUNs the session sees (SCST matches the
+        session's name against the groups' initiators, so the set is known exactly)."""
         record = self.targets[("scst_local", target)]
         if record.tpg is not None:
             raise unsupported("tcm_loop offers one session (nexus) per scst_local target")
         wwn = random_naa()
         export = LoopbackExport(wwn, self.fs)
         export.create()
+        record.session = session
         try:
-            for (group, _), (tpg_lun, device, _) in sorted(record.luns.items(),
-                                                           key=lambda item: item[0][1]):
-                if group is None:
-                    export.add_lun(tpg_lun, self.devices[device].backstore)
+            plan = self._plan(record, record.default, record.group_luns, record.members)
+            apply_access(export, EMPTY_PLAN, plan, self._backstore)
         except BaseException:
+            record.session = None
             export.remove()
             raise
-        record.tpg, record.local_wwn = export, wwn
+        record.tpg, record.local_wwn, record.plan = export, wwn, plan
 
     def remove_local_session(self, target: str, session: str) -> None:
         record = self.targets[("scst_local", target)]
         if record.tpg is not None:
             record.tpg.remove()
-        record.tpg = None
+        record.tpg, record.session, record.plan = None, None, EMPTY_PLAN
 
     # --- read-back ------------------------------------------------------------------------
 

@@ -104,12 +104,21 @@ class IscsiTarget(TargetPortalGroup):
 
     # -- access: demo mode and CHAP --------------------------------------------------------
 
+    supports_demo_mode = True
+
     def set_demo_mode(self, enabled: bool, write_protect: bool = False) -> None:
-        """Whether initiators without an explicit ACL may log in and see every TPG LUN."""
-        values = {"generate_node_acls": "1" if enabled else "0"}
+        """Whether initiators without an explicit ACL may log in and see every TPG LUN.
+
+        Off also hides the target from their SendTargets discovery
+        (``demo_mode_discovery=0``).  On, write protection is set before the switch, so no
+        dynamic ACL is ever made with the wrong one.
+        """
         if enabled:
-            values["cache_dynamic_acls"] = "1"
-            values["demo_mode_write_protect"] = "1" if write_protect else "0"
+            values = {"demo_mode_write_protect": "1" if write_protect else "0",
+                      "cache_dynamic_acls": "1", "demo_mode_discovery": "1",
+                      "generate_node_acls": "1"}
+        else:
+            values = {"generate_node_acls": "0", "demo_mode_discovery": "0"}
         self.set_attributes(values)
 
     def demo_mode(self) -> bool:

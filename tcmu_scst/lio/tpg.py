@@ -50,6 +50,7 @@ class TargetPortalGroup:
     """``target/<fabric>/<wwn>/tpgt_<tag>`` and what lives in it."""
 
     fabric = ""
+    supports_demo_mode = False  # whether initiators without an ACL can be let in (demo mode)
 
     def __init__(self, wwn: str, configfs: Configfs | str | Path = DEFAULT_CONFIGFS,
                  tag: int = 1):
@@ -129,6 +130,14 @@ class TargetPortalGroup:
 
     def remove_portals(self) -> None:
         """Fabric-specific: iSCSI removes its network portals."""
+
+    def demo_mode(self) -> bool:
+        """Whether initiators without an explicit ACL are let in; never, unless overridden."""
+        return False
+
+    def set_demo_mode(self, enabled: bool, write_protect: bool = False) -> None:
+        if enabled:
+            raise invalid(f"{self.fabric}: no demo mode; initiators need explicit ACLs")
 
     def get_attribute(self, name: str) -> str:
         return self.fs.read(self.tpg_path / "attrib" / name).rstrip("\n")

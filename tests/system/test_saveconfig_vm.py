@@ -27,12 +27,14 @@ pytestmark = pytest.mark.vm
 IQN = "iqn.2006-10.net.vlnb:tgt"
 HOST1 = "iqn.1994-05.com.example:host1"
 HOST2 = "iqn.1994-05.com.example:host2"
+WRITER = "iqn.1994-05.com.example:writer"
 
 SCRIPT = r"""
 S=/run/scst_tgt
 IQN=iqn.2006-10.net.vlnb:tgt
 HOST1=iqn.1994-05.com.example:host1
 HOST2=iqn.1994-05.com.example:host2
+WRITER=iqn.1994-05.com.example:writer
 CHAP=joe%secretsecret12
 CFG=/sys/kernel/config/target
 mkdir -p /srv/sc
@@ -51,13 +53,19 @@ echo "create hosts" > $S/targets/iscsi/$IQN/ini_groups/mgmt
 echo "add $HOST1" > $S/targets/iscsi/$IQN/ini_groups/hosts/initiators/mgmt
 echo "add disk2 0" > $S/targets/iscsi/$IQN/ini_groups/hosts/luns/mgmt
 echo "add null1 1" > $S/targets/iscsi/$IQN/ini_groups/hosts/luns/mgmt
+# disk2 and null1 are only in a group: initiators in no group are refused (acl-only), so
+# the kernel initiator gets a group of its own for the target's disk1
+echo "create writer" > $S/targets/iscsi/$IQN/ini_groups/mgmt
+echo "add $WRITER" > $S/targets/iscsi/$IQN/ini_groups/writer/initiators/mgmt
+echo "add disk1 0" > $S/targets/iscsi/$IQN/ini_groups/writer/luns/mgmt
 echo "add_target_attribute $IQN IncomingUser joe secretsecret12" > $S/targets/iscsi/mgmt
 echo 1 > $S/targets/iscsi/$IQN/enabled
 echo 1 > $S/targets/iscsi/enabled
 echo "add_target local1 session_name=s1" > $S/targets/scst_local/mgmt
 echo "add disk2 0" > $S/targets/scst_local/local1/luns/mgmt
 
-# the kernel initiator (its own name: in no group) with CHAP, as a targetcli user would log in
+# the kernel initiator (named $WRITER) with CHAP, as a targetcli user would log in
+echo "InitiatorName=$WRITER" > /etc/iscsi/initiatorname.iscsi
 pgrep -x iscsid > /dev/null || iscsid
 iscsi_login() {
     iscsiadm -m discovery -t sendtargets -p 127.0.0.1 > /dev/null
@@ -180,7 +188,8 @@ def test_the_export_is_a_saveconfig_document(output: str) -> None:
     assert plugins == {"disk1": "fileio", "disk2": "fileio", "null1": "ramdisk"}
     iscsi = next(target for target in document["targets"] if target["fabric"] == "iscsi")
     assert iscsi["wwn"] == IQN
-    assert [acl["node_wwn"] for acl in iscsi["tpgs"][0]["node_acls"]] == [HOST1]
+    assert [acl["node_wwn"] for acl in iscsi["tpgs"][0]["node_acls"]] == [HOST1, WRITER]
+    assert iscsi["tpgs"][0]["attributes"]["generate_node_acls"] == 0  # acl-only
     assert any(target["fabric"] == "loopback" for target in document["targets"])
 
 
@@ -197,7 +206,7 @@ def test_targetcli_restores_without_errors(output: str) -> None:
 def test_targetcli_lists_the_restored_objects(output: str) -> None:
     listing = section(output, "== targetcli ls", "== configfs")
     # targetcli shows the ACLs that share a tag as one node named by the tag: our group
-    for text in (f"o- {IQN}", "0.0.0.0:3260", "o- hosts", f"[({HOST1}),",
+    for text in (f"o- {IQN}", "0.0.0.0:3260", "o- hosts", f"[({HOST1}),", "o- writer",
                  "[/srv/sc/disk1 (64.0MiB) write-back activated]", "[nullio (64.0MiB)",
                  "[fileio/disk1 (/srv/sc/disk1) (default_tg_pt_gp)]",
                  "[lun20000 fileio/disk2 (rw)]", "[lun20001 ramdisk/null1 (rw)]",
@@ -208,7 +217,7 @@ def test_targetcli_lists_the_restored_objects(output: str) -> None:
 def test_configfs_has_the_target_the_lun_and_the_acl(output: str) -> None:
     configfs = section(output, "== configfs", "== libiscsi after restore")
     assert re.search(r"backstore fileio_\d+/disk1: block_size=4096 serial=\S+", configfs)
-    assert "tpg enable=1 demo=1 auth=1 chap_user=joe" in configfs
+    assert "tpg enable=1 demo=0 auth=1 chap_user=joe" in configfs
     assert "tpg lun_0 -> disk1" in configfs
     assert "0.0.0.0:3260" in configfs
     assert f"acl {HOST1} tag=hosts lun_0 -> lun_20000 wp=0 chap_user=joe" in configfs
@@ -222,7 +231,6 @@ def test_each_initiator_sees_its_luns_with_chap(output: str) -> None:
                   if line.startswith("Lun:")) == ["Lun:0", "Lun:1"]
     assert "host1-lun0: LOGICAL BLOCK LENGTH IN BYTES:512" in output  # disk2
     assert "Product:disk2" in output  # emulate_model_alias, as SCST's default prod_id
-    assert "host2-lun0: LOGICAL BLOCK LENGTH IN BYTES:4096" in output  # disk1
     assert "no-secret: refused" in output
 
 
@@ -230,9 +238,10 @@ def test_data_written_through_the_daemon_reads_back_through_lio(output: str) -> 
     assert "payload read back identical through LIO fileio" in output
 
 
-def test_initiators_in_no_group_see_group_only_luns_as_the_export_warned(output: str) -> None:
-    """The restored target keeps tcmu-scstd's known gap (README), and the export said so."""
-    assert "initiators in no group also see the TPG LUNs behind group-only LUNs" in output
+def test_initiators_in_no_group_are_refused_as_the_export_warned(output: str) -> None:
+    """The restored target is acl-only as tcmu-scstd made it: an initiator in no group
+    (HOST2) sees nothing, though it has the secret, and the export said so."""
+    assert "exported without demo mode (acl-only)" in output
     outsider = section(output, f"-- {HOST2}", "host2-lun0:")
-    luns = {line.split()[0] for line in outsider.splitlines() if line.startswith("Lun:")}
-    assert "Lun:0" in luns and "Lun:20000" in luns
+    assert not [line for line in outsider.splitlines() if line.startswith("Lun:")], outsider
+    assert "host2-lun0: LOGICAL BLOCK LENGTH" not in output

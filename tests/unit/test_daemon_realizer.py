@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 
 from tcmu_scst.compat_sysfs.scst import ScstSystem
-from tcmu_scst.daemon.lio_realizer import GROUP_LUN_BASE, LioRealizer
+from tcmu_scst.daemon.lio_realizer import LioRealizer
 from tcmu_scst.dataplane.spec import DeviceSpec
+from tcmu_scst.lio.access_plan import GROUP_LUN_BASE
 from tcmu_scst.lio.chap import Chap
 from tcmu_scst.lio.emulation import EmulatedConfigfs, emulated_lio
 from tcmu_scst.lio.iscsi import IscsiTarget

@@ -101,8 +101,9 @@ def expected_document(sysfs: ScstSysfs, disk: Path) -> dict[str, Any]:
                                                 "write_protect": False}]}]}]},
             {"fabric": "iscsi", "wwn": IQN, "tpgs": [{
                 "tag": 1, "enable": True,
-                "attributes": {"authentication": 1, "generate_node_acls": 1,
-                               "cache_dynamic_acls": 1, "demo_mode_write_protect": 0},
+                # null1 is only in a group: without demo mode (acl-only), as tcmu-scstd
+                "attributes": {"authentication": 1, "generate_node_acls": 0,
+                               "cache_dynamic_acls": 0, "demo_mode_write_protect": 0},
                 "parameters": {"InitialR2T": "No", "ImmediateData": "Yes",
                                "MaxRecvDataSegmentLength": "1048576",
                                "MaxXmitDataSegmentLength": "1048576",
@@ -150,7 +151,9 @@ def test_export_of_our_tree_field_by_field(tree: MountedScst, tmp_path: Path) ->
         "devices/null1: vdisk_nullio becomes a ramdisk with nullio=true",
         "devices/disk1/t10_vend_id: 'ACME' cannot be expressed",
         f"targets/iscsi/{IQN}/ini_groups/empty: a group without initiators",
-        f"targets/iscsi/{IQN}/ini_groups: initiators in no group also see the TPG LUNs",
+        f"targets/iscsi/{IQN}/luns: LUNs exported only through groups: exported without "
+        "demo mode (acl-only), so initiators in no group cannot log in nor see the 1 "
+        "default LUN(s)",
         f"targets/iscsi/{IQN}/QueuedCommands: '64' cannot be expressed in LIO",
         "targets/scst_local/idle: no session: left out",
         f"targets/scst_local/local1: scst_local names are free text, LIO wants a WWN: "
@@ -357,6 +360,9 @@ TARGETCLI_WARNINGS = [
     "in as any initiator",
     "$.targets[0].tpgs[0].node_acls[2].attributes: nopin_timeout: no per-initiator settings "
     "in SCST (its timers are per target: NopInInterval, NopInTimeout, RspTimeout); dropped",
+    "$.targets[0].tpgs[0].luns: no demo mode: initiators without an ACL cannot log in, so "
+    "the target's default LUN set is left empty (only the groups' LUNs are kept; SCST would "
+    "show the default set to everyone)",
     "$.targets[0].tpgs[0].node_acls[2].mapped_luns: /backstores/user/vm was left out; so is "
     "this LUN",
 ]
@@ -420,7 +426,6 @@ TARGET_DRIVER iscsi {{
 \t\tOutgoingUser "tgt mutualsecret12"
 \t\tHeaderDigest CRC32C
 \t\tenabled 1
-\t\tLUN 0 disk1
 
 \t\tGROUP hosts {{
 \t\t\tLUN 0 null1
@@ -466,12 +471,16 @@ def test_round_trip_tree_to_json_to_conf(tree: MountedScst, tmp_path: Path) -> N
         disk=disk, usn1=sysfs.attribute("devices/disk1/usn").value,
         usn2=sysfs.attribute("devices/null1/usn").value, iqn=IQN, host1=HOST1, host2=HOST2,
         local=loopback_wwn("local1"), fc_port=FC_PORT, fc_host=FC_HOST)
-    # what the trip loses, said by the import: the group-only TPG LUN of the demo-mode target
+    # what the trip loses, said by the import: the default LUN set of the acl-only target
+    # (without demo mode nobody outside the ACLs could reach it: keeping it would grant more)
     assert sorted(text.warnings) == [
         "$.storage_objects[0].size: SCST takes the size from the file: "
         f"{disk} must exist with {8 << 20} bytes (LIO creates it)",
-        "$.targets[1].tpgs[0].luns: TPG LUN 20000 is beyond SCST's LUN range: initiators "
-        "without an ACL do not get it (groups that map it keep it)",
+        "$.targets[1].tpgs[0].chap_userid: without demo mode LIO never uses the TPG's "
+        "account; dropped",
+        "$.targets[1].tpgs[0].luns: no demo mode: initiators without an ACL cannot log in, "
+        "so the target's default LUN set is left empty (only the groups' LUNs are kept; SCST "
+        "would show the default set to everyone)",
     ]
     # and the same document again gives the same text: nothing depends on dict order
     assert import_saveconfig(copy.deepcopy(dict(document))) == text
@@ -580,7 +589,6 @@ def test_cli_export_and_import(tree: MountedScst, tmp_path: Path) -> None:
 def test_tables_agree_with_the_daemon_and_the_tree() -> None:
     """The module restates facts rather than importing the object model: keep them equal."""
     tree_defaults = {name: key.default for name, key in ISCSI_KEYS.items()}
-    assert saveconfig.GROUP_LUN_BASE == lio_realizer.GROUP_LUN_BASE
     assert saveconfig.ISCSI_PORTAL == lio_realizer.ISCSI_PORTAL
     assert tree_defaults == {**saveconfig.SCST_SHARED_KEYS, **saveconfig.SCST_ONLY_KEYS}
     assert set(saveconfig.SCST_ONLY_KEYS) == set(lio_realizer.LIO_ONLY_IN_SCST)
@@ -636,8 +644,7 @@ def test_imported_conf_applies_with_the_config_tool(tree: MountedScst, tmp_path:
     assert sysfs.subdirectories("devices") == ["disk1", "null1"]
     assert sysfs.attribute("devices/disk1/blocksize").value == "4096"
     target = f"targets/iscsi/{IQN}"
-    assert sysfs.subdirectories(f"{target}/luns") == ["0"]
-    assert sysfs.readlink(f"{target}/luns/0/device") == "disk1"
+    assert sysfs.subdirectories(f"{target}/luns") == []  # acl-only in LIO: see the round trip
     assert sysfs.subdirectories(f"{target}/ini_groups/hosts/luns") == ["0", "1"]
     assert sorted(sysfs.entries(f"{target}/ini_groups/hosts/initiators")) == sorted(
         ["mgmt", HOST1, HOST2])

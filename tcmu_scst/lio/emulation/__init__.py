@@ -19,7 +19,7 @@ from .core import TargetRoot
 from .fabric import Fabric
 from .fc import FcFabric
 from .filesystem import EmulatedConfigfs, Operation
-from .iscsi import IscsiFabric, login, logout
+from .iscsi import IscsiFabric, discoverable, login, logout, visible_luns
 from .kernel import KernelState
 from .loopback import LoopbackFabric
 from .nodes import Group
@@ -30,7 +30,8 @@ FABRICS: dict[str, type[Fabric]] = {
     "fc": FcFabric,
 }
 
-__all__ = ["EmulatedConfigfs", "KernelState", "Operation", "emulated_lio", "login", "logout"]
+__all__ = ["EmulatedConfigfs", "KernelState", "Operation", "discoverable", "emulated_lio",
+           "login", "logout", "visible_luns"]
 
 
 def emulated_lio(sysfs: Path | None = None, fabrics: tuple[str, ...] = tuple(FABRICS),

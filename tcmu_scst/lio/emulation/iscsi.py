@@ -17,7 +17,20 @@ What it does as Debian 12's kernel does (proven in ``tests/system/test_lio_vm.py
   bound by a wildcard address that covers it (``0.0.0.0`` covers IPv4, ``[::]`` everything).
 
 Sessions cannot come from a configfs write; :func:`login` and :func:`logout` play an
-initiator so that session listing can be tested against the kernel's formats.
+initiator so that session listing can be tested against the kernel's formats, and
+:func:`visible_luns` and :func:`discoverable` say what that initiator would be shown.  Who sees
+what follows the kernel's node-ACL rules (``target_core_tpg.c``), which configfs does not show:
+
+* an initiator without an explicit ACL logs in only with ``generate_node_acls=1``; it gets a
+  *dynamic* ACL holding every TPG LUN at its own number (read-only for disks when
+  ``demo_mode_write_protect=1``), and TPG LUNs added later while demo mode is on join it;
+* the dynamic ACL is kept after logout (``cache_dynamic_acls``, forced on in demo mode) and
+  admits its initiator again even after demo mode was switched off;
+* ``mkdir acls/<name>`` for a name that has a dynamic ACL converts it: the new explicit ACL
+  keeps the dynamic LUN entries (none of them in configfs) and their sessions; only
+  ``rmdir`` of the ACL drops them;
+* SendTargets offers a TPG to an initiator unless ``generate_node_acls=0`` and
+  ``demo_mode_discovery=0`` and the initiator has no ACL (explicit or dynamic).
 """
 
 from __future__ import annotations
@@ -26,9 +39,9 @@ import errno
 import ipaddress
 import itertools
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from .fabric import Acl, Fabric, Tpg, Wwn
+from .fabric import Acl, Fabric, Lun, MappedLun, Tpg, Wwn
 from .filesystem import EmulatedConfigfs
 from .nodes import Group, parse_int, refuse
 
@@ -202,12 +215,21 @@ class IscsiWwn(Wwn):
 
 
 @dataclass
+class DynamicAcl:
+    """A demo-mode node ACL: TPG LUN N seen as LUN N, with its read-only flag."""
+
+    initiator: str
+    entries: dict[int, tuple[Lun, bool]] = field(default_factory=dict)
+
+
+@dataclass
 class Session:
     initiator: str
     session_id: int
     address: str
     alias: str | None
     acl: IscsiAcl | None  # None: logged in through a dynamic (demo-mode) ACL
+    dynamic: DynamicAcl | None = None
 
 
 class IscsiTpg(Tpg):
@@ -227,6 +249,7 @@ class IscsiTpg(Tpg):
         self.chap = AuthFiles(self.auth, truncate=True)
         self.attribute("enable", lambda: f"{int(self.enabled)}\n", self._store_enable)
         self.attribute("dynamic_sessions", self._show_dynamic_sessions)
+        self.dynamic_acls: dict[str, DynamicAcl] = {}
 
     def _store_attribute(self, name: str, text: str) -> None:
         low, high = TPG_ATTRIBUTES[name][1]
@@ -270,7 +293,41 @@ class IscsiTpg(Tpg):
         return NetworkPortal(name, self.portals, address, port)
 
     def acl_item(self, name: str) -> Acl:
-        return IscsiAcl(name, self.acls, self)
+        acl = IscsiAcl(name, self.acls, self)
+        dynamic = self.dynamic_acls.pop(name, None)
+        if dynamic is not None:  # converted: the demo-mode entries and sessions stay
+            acl.hidden = dict(dynamic.entries)
+            for session in self.sessions:
+                if session.dynamic is dynamic:
+                    session.acl, session.dynamic = acl, None
+        return acl
+
+    def demo_entry(self, lun: Lun) -> tuple[Lun, bool]:
+        """(the LUN, read-only) for a dynamic ACL; every emulated device counts as a disk
+        (the kernel exempts only optical drives from ``demo_mode_write_protect``)."""
+        return lun, bool(self.attributes["demo_mode_write_protect"])
+
+    def dynamic_acl(self, initiator: str) -> DynamicAcl:
+        """A new demo-mode ACL holding every TPG LUN that has a device."""
+        dynamic = DynamicAcl(initiator)
+        for lun in self.luns.children.values():
+            if isinstance(lun, Lun) and lun.device is not None:
+                dynamic.entries[lun.number] = self.demo_entry(lun)
+        self.dynamic_acls[initiator] = dynamic
+        return dynamic
+
+    def lun_linked(self, lun: Lun) -> None:
+        if self.attributes["generate_node_acls"]:
+            for dynamic in self.dynamic_acls.values():
+                dynamic.entries[lun.number] = self.demo_entry(lun)
+
+    def lun_unlinked(self, lun: Lun) -> None:
+        for dynamic in self.dynamic_acls.values():
+            if dynamic.entries.get(lun.number, (None,))[0] is lun:
+                del dynamic.entries[lun.number]
+        for acl in self.acls.children.values():
+            if isinstance(acl, IscsiAcl) and acl.hidden.get(lun.number, (None,))[0] is lun:
+                del acl.hidden[lun.number]
 
     def new_mapping_write_protect(self) -> bool:
         return bool(self.attributes["prod_mode_write_protect"])
@@ -342,6 +399,7 @@ class IscsiAcl(Acl):
             self.attrib.attribute(attribute, lambda name=attribute: f"{self.values[name]}\n",
                                   lambda text, name=attribute: self._store_attribute(name, text))
         self.chap = AuthFiles(self.auth, truncate=False)
+        self.hidden: dict[int, tuple[Lun, bool]] = {}  # kept from a converted dynamic ACL
         for parameter in SESSION_VALUES:
             self.param.attribute(parameter, lambda name=parameter: self._show_param(name))
 
@@ -404,11 +462,16 @@ def login(fs: EmulatedConfigfs, target: str, initiator: str, address: str = "127
     if not tpg.enabled:
         raise ConnectionRefusedError(f"{target} tag {tag} is not enabled")
     acl = tpg.acls.children.get(initiator)
-    if not isinstance(acl, IscsiAcl) and not tpg.attributes["generate_node_acls"]:
-        raise PermissionError(f"{initiator} has no ACL on {target}")
+    dynamic = None
+    if not isinstance(acl, IscsiAcl):
+        acl = None
+        dynamic = tpg.dynamic_acls.get(initiator)
+        if dynamic is None:
+            if not tpg.attributes["generate_node_acls"]:
+                raise PermissionError(f"{initiator} has no ACL on {target}")
+            dynamic = tpg.dynamic_acl(initiator)
     logout(fs, target, initiator, tag)
-    session = Session(initiator, next(tpg.fabric.session_ids), address, alias,
-                      acl if isinstance(acl, IscsiAcl) else None)
+    session = Session(initiator, next(tpg.fabric.session_ids), address, alias, acl, dynamic)
     tpg.sessions.append(session)
     return session.session_id
 
@@ -416,3 +479,37 @@ def login(fs: EmulatedConfigfs, target: str, initiator: str, address: str = "127
 def logout(fs: EmulatedConfigfs, target: str, initiator: str, tag: int = 1) -> None:
     tpg = _tpg(fs, target, tag)
     tpg.sessions = [entry for entry in tpg.sessions if entry.initiator != initiator]
+    if not tpg.attributes["cache_dynamic_acls"]:
+        tpg.dynamic_acls.pop(initiator, None)
+
+
+def visible_luns(fs: EmulatedConfigfs, target: str, initiator: str,
+                 tag: int = 1) -> dict[int, tuple[int, bool]]:
+    """LUN -> (TPG LUN, read-only) as REPORT LUNS shows them to ``initiator``'s session.
+
+    Raises PermissionError when it has no session (say, its ACL was removed).
+    """
+    tpg = _tpg(fs, target, tag)
+    session = next((entry for entry in tpg.sessions if entry.initiator == initiator), None)
+    if session is None:
+        raise PermissionError(f"{initiator} has no session on {target}")
+    if session.acl is None:
+        entries = dict(session.dynamic.entries) if session.dynamic else {}
+    else:
+        entries = dict(session.acl.hidden)
+        for child in session.acl.children.values():
+            if isinstance(child, MappedLun) and child.live:
+                link = child.link_in()
+                assert link is not None and isinstance(link.target, Lun)
+                entries[child.number] = (link.target, child.read_only)
+    return {number: (lun.number, read_only) for number, (lun, read_only) in entries.items()}
+
+
+def discoverable(fs: EmulatedConfigfs, target: str, initiator: str, tag: int = 1) -> bool:
+    """Whether SendTargets from ``initiator`` lists this TPG."""
+    tpg = _tpg(fs, target, tag)
+    if not tpg.enabled:
+        return False
+    return bool(tpg.attributes["generate_node_acls"] or tpg.attributes["demo_mode_discovery"]
+                or isinstance(tpg.acls.children.get(initiator), IscsiAcl)
+                or initiator in tpg.dynamic_acls)
