@@ -24,9 +24,21 @@ def handler_usage(handler: str) -> str:
     return text
 
 
+ACCESS_LIMITS_LABEL = "access limits"  # read by tcmu_scst.config.apply before any write
+EXACT_NAMES = "exact_initiator_names"
+ACCESS_MODE = "access_mode"
+ACCESS_LIMIT_HELP = {
+    EXACT_NAMES: "initiator names are matched exactly; wildcard patterns (*, ?, !) are "
+                 "refused",
+    ACCESS_MODE: "initiators in no group are refused (a target's access_mode reads acl-only) "
+                 "while a group exports a device that the target's own LUNs do not",
+}
+
+
 def target_driver_usage(driver_attributes: list[str], target_attributes: list[str],
                         creation: list[str], can_create: bool = True,
-                        extra_commands: list[str] | None = None) -> str:
+                        extra_commands: list[str] | None = None,
+                        access_limits: tuple[str, ...] = ()) -> str:
     commands = []
     if can_create:
         commands += ["add_target target_name [parameters]", "del_target target_name"]
@@ -44,6 +56,10 @@ def target_driver_usage(driver_attributes: list[str], target_attributes: list[st
                  f"{', '.join(driver_attributes)}\n")
     if target_attributes:
         text += f"The following target attributes available: {', '.join(target_attributes)}\n"
+    if access_limits:
+        text += (f"The following {ACCESS_LIMITS_LABEL} available: "
+                 f"{', '.join(access_limits)}\n")
+        text += "".join(f"  {name}: {ACCESS_LIMIT_HELP[name]}\n" for name in access_limits)
     return text + "\n"
 
 

@@ -17,7 +17,13 @@ from dataclasses import dataclass, field
 from ..lio.access_plan import DEMO, GroupSpec, LunExport, plan_access
 from .devices import DeviceRegistry
 from .grammar import c_integer, invalid, next_word, parameters, split_command, words
-from .help_text import INI_GROUPS_USAGE, INITIATORS_USAGE, target_driver_usage
+from .help_text import (
+    ACCESS_MODE,
+    EXACT_NAMES,
+    INI_GROUPS_USAGE,
+    INITIATORS_USAGE,
+    target_driver_usage,
+)
 from .iscsi_params import CHAP_ATTRIBUTES, ISCSI_KEYS, MIN_SECRET
 from .luns import LunManager, LunSet
 from .nodes import Attribute, Directory, Link, Node
@@ -447,7 +453,8 @@ class Targets:
         def entries() -> dict[str, Node]:
             children: dict[str, Node] = {
                 "mgmt": Attribute(read=lambda: target_driver_usage(
-                    list(CHAP_ATTRIBUTES), [*CHAP_ATTRIBUTES, "allowed_portal"], []),
+                    list(CHAP_ATTRIBUTES), [*CHAP_ATTRIBUTES, "allowed_portal"], [],
+                    access_limits=(EXACT_NAMES, ACCESS_MODE)),
                     write=lambda text: self.driver_mgmt(ISCSI, text)),
                 "enabled": Attribute(read=lambda: f"{int(self.iscsi_enabled)}\n",
                                      write=self.set_driver_enabled),
@@ -471,7 +478,8 @@ class Targets:
                 "mgmt": Attribute(read=lambda: target_driver_usage(
                     [], [], ["session_name"], extra_commands=[
                         "add_session target_name session_name",
-                        "del_session target_name session_name"]),
+                        "del_session target_name session_name"],
+                    access_limits=(EXACT_NAMES,)),
                     write=lambda text: self.driver_mgmt(LOCAL, text)),
             }
             for name, target in self.targets[LOCAL].items():

@@ -24,12 +24,30 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from ..compat_sysfs.help_text import ACCESS_LIMITS_LABEL, ACCESS_MODE, EXACT_NAMES
+from ..lio.access_plan import GroupSpec, LunExport, consequence, plan_access
 from .model import Attributes, Device, Driver, Group, Lun, ScstConfig, Target
 from .running import DRIVER_DYNAMIC, TARGET_DYNAMIC, RunningTree
 from .scst_conf import ConfigError
 from .sysfs import ScstSysfs, SysfsError
 
 LAST_CREATION_PARAMETER = "cluster_mode"  # SCST honours t10_dev_id only if set before it
+
+
+WILDCARDS = "*?!"  # SCST's initiator pattern characters
+
+
+def access_consequence(target: Target) -> str | None:
+    """The warning the tree will log for ``target`` as the file configures it, if any."""
+    def luns(entries: dict[int, Lun]) -> dict[int, LunExport]:
+        return {number: LunExport(lun.device, lun.attributes.get("read_only") not in
+                                  (None, "0"))
+                for number, lun in entries.items()}
+
+    default = luns(target.luns)
+    groups = {name: GroupSpec(tuple(group.initiators), luns(group.luns))
+              for name, group in target.groups.items()}
+    return consequence(target.name, plan_access(default, groups), default)
 
 
 def same_value(wanted: str, live: str) -> bool:
@@ -205,6 +223,25 @@ class Applier:
                         raise refuse(f"LUN {lun.number}: device {lun.device!r} is not defined "
                                      "in the configuration" + (
                                          "" if self.force else " nor present"), lun.line)
+                limits = help_.lists.get(ACCESS_LIMITS_LABEL, ())
+                if EXACT_NAMES in limits:
+                    self.check_exact_names(target, refuse)
+                if ACCESS_MODE in limits:
+                    message = access_consequence(target)
+                    if message:
+                        self.warn(message)
+
+    @staticmethod
+    def check_exact_names(target: Target,
+                          refuse: Callable[[str, int], ConfigError]) -> None:
+        """What a tree that matches initiator names exactly (LIO ACLs) would refuse halfway
+        through: wildcard patterns (the parser already refuses a name in two groups)."""
+        for group in target.groups.values():
+            for initiator in group.initiators:
+                if any(character in initiator for character in WILDCARDS):
+                    raise refuse(f"target {target.name}, group {group.name}: {initiator!r} is "
+                                 "a pattern; this tree matches initiator names exactly "
+                                 "(LIO ACLs): list each initiator by name", group.line)
 
     # -- removals --------------------------------------------------------------------------
 

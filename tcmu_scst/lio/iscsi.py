@@ -118,7 +118,10 @@ class IscsiTarget(TargetPortalGroup):
                       "cache_dynamic_acls": "1", "demo_mode_discovery": "1",
                       "generate_node_acls": "1"}
         else:
-            values = {"generate_node_acls": "0", "demo_mode_discovery": "0"}
+            # cache off: a dynamic ACL left from demo mode (it still admits its initiator)
+            # is freed at that initiator's next logout
+            values = {"generate_node_acls": "0", "demo_mode_discovery": "0",
+                      "cache_dynamic_acls": "0"}
         self.set_attributes(values)
 
     def demo_mode(self) -> bool:

@@ -317,3 +317,56 @@ def test_clear_keeps_nothing_but_static_attributes(tree: MountedScst, tmp_path: 
     running = read_running(sysfs)[0]
     assert running.handlers == {} and running.drivers == {}
     assert running.attributes.get("setup_id") == "0x1234"
+
+
+MASKED_CONF = """\
+HANDLER vdisk_nullio {{
+\tDEVICE n1 {{
+\t}}
+\tDEVICE n2 {{
+\t}}
+}}
+
+TARGET_DRIVER iscsi {{
+\tTARGET iqn.2024-01.test:masked {{
+\t\tLUN 0 n1
+\t\tGROUP g1 {{
+\t\t\tLUN 0 n2
+\t\t\tINITIATOR {first}
+\t\t}}
+\t\tGROUP g2 {{
+\t\t\tINITIATOR {second}
+\t\t}}
+\t}}
+}}
+"""
+
+
+@pytest.mark.parametrize(("first", "second", "why"), [
+    ("iqn.2024-01.init:*", "iqn.2024-01.init:b", "is a pattern"),
+    ("iqn.2024-01.init:a", "iqn.2024-01.init:a", "is in two groups"),
+])
+def test_what_lio_cannot_express_is_refused_before_the_first_write(
+        tree: MountedScst, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        first: str, second: str, why: str) -> None:
+    """Before: the check passed and -config stopped halfway (EINVAL on initiators/mgmt)."""
+    path = tmp_path / "masked.conf"
+    path.write_text(MASKED_CONF.format(first=first, second=second))
+    sysfs = ScstSysfs(tree.root)
+    before = snapshot(sysfs)
+    for command in ("-check_config", "-config"):
+        status, text = run_cli(tree, capsys, command, str(path))
+        assert status == 1 and why in text and f"{path}:" in text, text
+    assert tree.realizer.calls == []
+    assert snapshot(sysfs) == before
+
+
+def test_check_config_says_who_is_refused(tree: MountedScst, tmp_path: Path,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "masked.conf"
+    path.write_text(MASKED_CONF.format(first="iqn.2024-01.init:a", second="iqn.2024-01.init:b"))
+    status, text = run_cli(tree, capsys, "-check_config", str(path))
+    assert status == 0, text
+    [warning] = [line for line in text.splitlines() if "acl-only" in line]
+    assert warning.startswith("tcmu-scst-admin: warning: target iqn.2024-01.test:masked: "
+                              "access_mode acl-only: initiators in no group are refused")
