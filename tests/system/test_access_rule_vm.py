@@ -67,8 +67,11 @@ k_disk() {  # the /dev/sdX of LUN $1 of our session
 k_wait() { for i in $(seq 100); do [ -n "$(k_disk $1)" ] && return 0; sleep 0.2; done; return 1; }
 k_view() {  # REPORT LUNS as the kernel initiator sees it, and a READ of each disk it has
     local lun0=$(k_disk 0) dev
-    echo "k-luns: $(sg_luns -H /dev/$lun0 2>/dev/null | grep -o '^ *[0-9a-f]\{16\}' \
-        | sed 's/^ *0*//; s/^$/0/' | tr '\n' ' ')"
+    local luns="" hex
+    for hex in $(sg_luns -q /dev/$lun0 2>/dev/null); do  # raw first 16 bits, as the probe
+        luns="$luns$(printf '%d' "0x$(echo $hex | cut -c1-4)") "
+    done
+    echo "k-luns: $luns"
     for dev in $(ls -d /sys/class/iscsi_session/session*/device/target*/*:*:*:*/block/* \
                  2>/dev/null); do
         lun=$(basename $(dirname $(dirname $dev)) | cut -d: -f4)
@@ -139,6 +142,30 @@ state
 probe $M $T
 probe $M $T --chap joe:secretsecret12
 probe $O $T --chap joe:secretsecret12
+
+step "I scst_local with a group, then SIGTERM"
+k_logout
+echo "add_target local1 session_name=s1" > $S/targets/scst_local/mgmt
+echo "add d1 0" > $S/targets/scst_local/local1/luns/mgmt
+echo "create g" > $S/targets/scst_local/local1/ini_groups/mgmt
+echo "add s1" > $S/targets/scst_local/local1/ini_groups/g/initiators/mgmt
+echo "add d2 0" > $S/targets/scst_local/local1/ini_groups/g/luns/mgmt
+for i in $(seq 50); do
+    disk=$(for d in /sys/block/sd*; do [ "$(cat $d/device/model 2>/dev/null | tr -d ' ')" = d2 ] \
+        && basename $d; done | head -1)
+    [ -n "$disk" ] && break; sleep 0.2
+done
+echo "local-disk: ${disk:-none} $(dd if=/dev/${disk:-null} bs=512 count=1 iflag=direct \
+    status=none 2>/dev/null | head -c 6)"
+echo "del 0" > $S/targets/scst_local/local1/ini_groups/g/luns/mgmt && echo "local-del: ok"
+echo "add d2 0" > $S/targets/scst_local/local1/ini_groups/g/luns/mgmt
+kill -TERM $daemon; wait $daemon
+echo "daemon exit: $?"
+trap - EXIT
+echo "left: $(ls /sys/kernel/config/target/loopback /sys/kernel/config/target/iscsi \
+    2>/dev/null | grep -c '^naa\.\|^iqn\.') targets, \
+$(ls -d /sys/kernel/config/target/core/user_*/* 2>/dev/null | grep -vc alua) backstores"
+echo "--- daemon log"; cat /tmp/daemon.log
 echo
 echo "== done"
 """
@@ -170,6 +197,12 @@ def seen(text: str, initiator: str) -> dict[str, str]:
 
 
 MEMBER, OUTSIDER = "iqn.2024-01.init:member", "iqn.2024-01.init:outsider"
+
+
+def kernel_luns(text: str) -> list[list[str]]:
+    """Each REPORT LUNS listing the kernel initiator printed in ``text``."""
+    return [line.split(":", 1)[1].split() for line in text.splitlines()
+            if line.startswith("k-luns:")]
 
 
 def assert_refused(view: dict[str, str]) -> None:
@@ -214,7 +247,7 @@ def test_default_and_group_luns_on_the_same_device(output: str) -> None:
     assert_sees(seen(text, MEMBER), {0: "d2"})
     assert_sees(seen(text, OUTSIDER), {0: "d2", 1: "d1"})
     assert seen(text, OUTSIDER)["discover"] == "listed"
-    assert "k-login: ok" in text and "k-luns: 0 1 " in text
+    assert "k-login: ok" in text and kernel_luns(text) == [["0", "1"]]
     assert "k-read 0: DEV-d2" in text and "k-read 1: DEV-d1" in text
 
 
@@ -222,13 +255,13 @@ def test_initiator_added_to_a_group_while_logged_in(output: str) -> None:
     """The kernel's conversion of a demo-mode ACL would keep LUN 1: it must not."""
     text = case(output, "D added to the group while logged in")
     assert_sees(seen(text, OUTSIDER), {0: "d2"})
-    assert "k-luns: 0 " in text and "k-read 0: DEV-d2" in text
+    assert kernel_luns(text) == [["0"]] and "k-read 0: DEV-d2" in text
     assert "k-read 1: DEV" not in text  # its old LUN 1 disk no longer reads
 
 
 def test_initiator_removed_from_a_group_while_logged_in(output: str) -> None:
     text = case(output, "E removed from the group while logged in")
-    assert "k-luns: 0 1 " in text  # back in no group: the default set
+    assert kernel_luns(text) == [["0", "1"]]  # back in no group: the default set
     assert "k-read 0: DEV-d2" in text and "k-read 1: DEV-d1" in text
 
 
@@ -237,7 +270,8 @@ def test_live_switch_to_acl_only(output: str) -> None:
     assert "access_mode: acl-only" in text
     assert_sees(seen(text, MEMBER), {0: "d2", 1: "d3"})
     assert "DEV-d3" not in text.split(f"read {MEMBER} 20001")[1]  # the outsider never reads d3
-    assert "k-luns: 0 1 " in text and "20000" not in text.split("k-luns:")[1].split("\n")[0]
+    assert kernel_luns(text) == [["0", "1"]]  # never the group-only d3 (TPG LUN 20000)
+    assert "k-read 1: DEV-d1" in text and "k-read 2" not in text
     assert "k-login: refused" in text  # a new login as an outsider is refused
 
 
@@ -255,6 +289,16 @@ def test_chap_on_a_masked_target(output: str) -> None:
     assert logins[1] == f"login {MEMBER}: ok", logins  # with the secret
     assert logins[2].startswith(f"login {OUTSIDER}: refused"), logins  # secret, but no group
     assert f"read {MEMBER} 0: DEV-d3" in text
+
+
+def test_scst_local_groups_and_a_clean_stop(output: str) -> None:
+    """The session's name is in the group: its local disk is the group's d2; removing the
+    group LUN works; SIGTERM leaves nothing in LIO (it used to leave the tcm_loop ACL)."""
+    text = case(output, "I scst_local with a group, then SIGTERM")
+    assert re.search(r"local-disk: sd[a-z]+ DEV-d2", text), text
+    assert "local-del: ok" in text
+    assert "daemon exit: 0" in text
+    assert "left: 0 targets, 0 backstores" in text, text
 
 
 def test_the_warning_is_logged(output: str) -> None:
