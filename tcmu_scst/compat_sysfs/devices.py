@@ -26,6 +26,7 @@ from .declarations import (
     Key,
     Param,
 )
+from .entry_names import check_entry_name
 from .grammar import invalid, next_word, parameters, split_command, words
 from .help_text import handler_usage
 from .nodes import Attribute, Directory, Link, Node
@@ -112,6 +113,9 @@ class DeviceRegistry:
     def add_device(self, handler: str, name: str, parameter_text: str) -> Device:
         if len(name) > DEVICE_NAME_LIMIT:
             raise invalid(f"device name {name!r} is longer than {DEVICE_NAME_LIMIT} characters")
+        # a device is an entry of handlers/<handler>/ (a link) and of devices/
+        check_entry_name("device", name, self.handler_directory(handler), self.devices)
+        check_entry_name("device", name, self.devices_directory(), self.devices)
         if name in self.devices:
             raise OSError(errno.EEXIST, f"device {name!r} already exists "
                           f"(handler {self.devices[name].handler})")
@@ -257,8 +261,8 @@ class DeviceRegistry:
         return Directory(lambda: {name: self.device_directory(device)
                                   for name, device in self.devices.items()})
 
-    def handlers_directory(self) -> Directory:
-        def handler_entries(handler: str) -> dict[str, Node]:
+    def handler_directory(self, handler: str) -> Directory:
+        def entries() -> dict[str, Node]:
             children: dict[str, Node] = {
                 "mgmt": Attribute(read=lambda: handler_usage(handler),
                                   write=lambda text: self.mgmt(handler, text)),
@@ -271,5 +275,8 @@ class DeviceRegistry:
                     children[name] = Link(f"../../devices/{name}")
             return children
 
-        return Directory(lambda: {handler: Directory(lambda h=handler: handler_entries(h))
+        return Directory(entries)
+
+    def handlers_directory(self) -> Directory:
+        return Directory(lambda: {handler: self.handler_directory(handler)
                                   for handler in HANDLER_TYPES})

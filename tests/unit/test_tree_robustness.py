@@ -1,0 +1,196 @@
+"""The management tree cannot be broken by a name or a write.
+
+Each case here reproduces a way the landed daemon could be broken: a name that replaced one
+of the tree's own files, a name that is no single path component, a control character, a
+backing file that hung the daemon or leaked a descriptor, a write that held more or less than
+one command.  Every such command must now be refused whole, and leave behind exactly what was
+there: the tree's contents, the realizer's calls and, with the LIO realizer, the emulated
+configfs and the workers.
+"""
+
+from __future__ import annotations
+
+import errno
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tcmu_scst.compat_sysfs.nodes import Attribute, Directory, Link, Tree
+from tcmu_scst.compat_sysfs.realizer import RecordingRealizer
+from tcmu_scst.compat_sysfs.scst import ScstSystem
+from tcmu_scst.daemon.lio_realizer import LioRealizer
+from tcmu_scst.lio.emulation import emulated_lio
+from tcmu_scst.lio.snapshot import snapshot
+
+from .test_daemon_realizer import FakeSupervisor
+
+IQN = "iqn.2006-10.net.vlnb:tgt"
+TARGET = f"/targets/iscsi/{IQN}"
+GROUP = f"{TARGET}/ini_groups/g1"
+HOST = "iqn.1994-05.com.redhat:host1"
+FILEIO = "/handlers/vdisk_fileio/mgmt"
+BLOCKIO = "/handlers/vdisk_blockio/mgmt"
+NULLIO = "/handlers/vdisk_nullio/mgmt"
+ISCSI = "/targets/iscsi/mgmt"
+LOCAL = "/targets/scst_local/mgmt"
+ONE_COMMAND = "one command per write, at most 4095 bytes"
+
+
+@dataclass
+class World:
+    """A populated tree over a realizer, and what the realizer has done so far."""
+
+    system: ScstSystem
+    below: Callable[[], object]  # the realizer's state: its calls, or configfs and workers
+
+
+def populate(system: ScstSystem, disk: Path) -> None:
+    """One object of every kind that has a name: devices of three handlers, an iSCSI target
+    with a LUN, a group with an initiator and a LUN, a local target with a session."""
+    for path, command in [
+        (FILEIO, f"add_device disk1 filename={disk}"),
+        (NULLIO, "add_device n1"),
+        ("/handlers/vcdrom/mgmt", "add_device cd1"),
+        (ISCSI, f"add_target {IQN}"),
+        (f"{TARGET}/luns/mgmt", "add disk1 0"),
+        (f"{TARGET}/ini_groups/mgmt", "create g1"),
+        (f"{GROUP}/initiators/mgmt", f"add {HOST}"),
+        (f"{GROUP}/luns/mgmt", "add n1 0"),
+        (f"{TARGET}/enabled", "1"),
+        ("/targets/iscsi/enabled", "1"),
+        (LOCAL, "add_target local1 session_name=s1"),
+    ]:
+        system.tree.write(path, command)
+
+
+@pytest.fixture
+def disk(tmp_path: Path) -> Path:
+    path = tmp_path / "disk1"
+    path.write_bytes(bytes(8 << 20))
+    return path
+
+
+@pytest.fixture(params=["recording", "lio"])
+def world(request: pytest.FixtureRequest, disk: Path) -> World:
+    if request.param == "recording":
+        realizer = RecordingRealizer()
+        system = ScstSystem(realizer)
+        populate(system, disk)
+        return World(system, lambda: list(realizer.calls))
+    fs = emulated_lio()
+    supervisor = FakeSupervisor()
+    system = ScstSystem(LioRealizer(configfs=fs, supervisor=supervisor))  # type: ignore[arg-type]
+    populate(system, disk)
+    return World(system, lambda: (snapshot(fs), {key: list(specs) for key, specs in
+                                                 supervisor.workers.items()},
+                                  list(supervisor.attributes)))
+
+
+def contents(tree: Tree) -> dict[str, str]:
+    """Every path of the tree with what it shows: a file's text, a link's target, "/" for a
+    directory (``last_sysfs_mgmt_res`` left out: it changes with every write)."""
+    found: dict[str, str] = {}
+
+    def visit(path: str) -> None:
+        node = tree.lookup(path or "/")
+        if isinstance(node, Directory):
+            found[path or "/"] = "/"
+            for name in tree.listdir(path or "/"):
+                visit(f"{path}/{name}")
+        elif isinstance(node, Link):
+            found[path] = f"-> {node.target}"
+        elif isinstance(node, Attribute) and node.read is not None:
+            if path != "/last_sysfs_mgmt_res":
+                found[path] = tree.read(path)
+        else:
+            found[path] = "(write-only)"
+
+    visit("")
+    return found
+
+
+def refused(world: World, path: str, text: str, code: int = errno.EINVAL,
+            words: str = "") -> OSError:
+    """``text`` written to ``path`` fails with ``code`` and changes nothing anywhere."""
+    tree_before, below_before = contents(world.system.tree), world.below()
+    with pytest.raises(OSError) as caught:
+        world.system.tree.write(path, text)
+    assert caught.value.errno == code, caught.value
+    assert words in str(caught.value), caught.value
+    assert world.system.tree.read("/last_sysfs_mgmt_res") == f"-{code}\n"
+    assert world.below() == below_before
+    assert contents(world.system.tree) == tree_before
+    return caught.value
+
+
+# --- 1. names that are entries their directory has for itself, or no entry at all --------
+
+RESERVED_NAMES = [
+    # handlers/<h>/ lists its devices next to mgmt, type and trace_level
+    (NULLIO, "add_device mgmt"),
+    (NULLIO, "add_device type"),
+    (NULLIO, "add_device trace_level"),
+    (FILEIO, "add_device mgmt filename={disk}"),
+    # targets/iscsi/ lists its targets next to its own files and the discovery accounts
+    (ISCSI, "add_target mgmt"),
+    (ISCSI, "add_target enabled"),
+    (ISCSI, "add_target open_state"),
+    (ISCSI, "add_target version"),
+    (ISCSI, "add_target trace_level"),
+    (ISCSI, "add_target iSNSServer"),
+    (ISCSI, "add_target IncomingUser"),
+    (ISCSI, "add_target IncomingUser2"),
+    (ISCSI, "add_target OutgoingUser"),
+    (LOCAL, "add_target mgmt"),
+    (f"{TARGET}/ini_groups/mgmt", "create mgmt"),
+    (f"{GROUP}/initiators/mgmt", "add mgmt"),
+    # no single path component
+    (NULLIO, "add_device ."),
+    (NULLIO, "add_device .."),
+    (ISCSI, "add_target ."),
+    (LOCAL, "add_target .."),
+    (f"{TARGET}/ini_groups/mgmt", "create ."),
+    (f"{TARGET}/ini_groups/mgmt", "create .."),
+    (f"{GROUP}/initiators/mgmt", "add .."),
+    (LOCAL, "add_session local1 .."),
+    (LOCAL, "add_target local2 session_name=."),
+]
+
+
+@pytest.mark.parametrize(("path", "command"), RESERVED_NAMES)
+def test_a_name_cannot_take_the_place_of_a_file_of_the_tree(world: World, disk: Path,
+                                                             path: str, command: str) -> None:
+    error = refused(world, path, command.format(disk=disk))
+    assert "choose another name" in str(error)
+
+
+def test_the_reserved_names_are_still_the_trees_own_files(world: World) -> None:
+    tree = world.system.tree
+    refused(world, NULLIO, "add_device mgmt")
+    assert "add_device" in tree.read(NULLIO)
+    refused(world, ISCSI, "add_target enabled")
+    assert tree.read("/targets/iscsi/enabled") == "1\n"
+
+
+# --- 2. names holding "/" -----------------------------------------------------------------
+
+SLASHED_NAMES = [
+    (NULLIO, "add_device d/1"),
+    (NULLIO, "add_device /"),
+    (FILEIO, "add_device d/1 filename={disk}"),
+    (ISCSI, "add_target iqn.2006-10.net.vlnb:a/b"),
+    (LOCAL, "add_target l/1"),
+    (f"{TARGET}/ini_groups/mgmt", "create g/1"),
+    (f"{GROUP}/initiators/mgmt", "add iqn.1994-05.com.redhat:a/b"),
+    (LOCAL, "add_session local1 s/1"),
+    (LOCAL, "add_target local2 session_name=s/1"),
+]
+
+
+@pytest.mark.parametrize(("path", "command"), SLASHED_NAMES)
+def test_a_name_with_a_slash_is_refused(world: World, disk: Path, path: str,
+                                        command: str) -> None:
+    error = refused(world, path, command.format(disk=disk))
+    assert "'/'" in str(error)
