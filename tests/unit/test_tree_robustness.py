@@ -11,12 +11,16 @@ configfs and the workers.
 from __future__ import annotations
 
 import errno
+import logging
+import os
+import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from tcmu_scst.compat_sysfs import fuse_mount
 from tcmu_scst.compat_sysfs.nodes import Attribute, Directory, Link, Tree
 from tcmu_scst.compat_sysfs.realizer import RecordingRealizer
 from tcmu_scst.compat_sysfs.scst import ScstSystem
@@ -24,6 +28,7 @@ from tcmu_scst.daemon.lio_realizer import LioRealizer
 from tcmu_scst.lio.emulation import emulated_lio
 from tcmu_scst.lio.snapshot import snapshot
 
+from .scst_mount import MountedScst
 from .test_daemon_realizer import FakeSupervisor
 
 IQN = "iqn.2006-10.net.vlnb:tgt"
@@ -194,3 +199,143 @@ def test_a_name_with_a_slash_is_refused(world: World, disk: Path, path: str,
                                         command: str) -> None:
     error = refused(world, path, command.format(disk=disk))
     assert "'/'" in str(error)
+
+
+# --- 3. control characters ----------------------------------------------------------------
+
+CONTROL_CHARACTERS = [
+    (NULLIO, "add_device p1\0x"),
+    (NULLIO, "add_device p1\0"),
+    (NULLIO, "add_device p1 t10_dev_id=a\0b"),
+    (NULLIO, "add_device p1\x01"),
+    (NULLIO, "add_device\tp1"),
+    (NULLIO, "add_device p1\r\n"),
+    (NULLIO, "add_device p1\x7f"),
+    (NULLIO, "add_device p1\x85"),  # NEL: whitespace to Python's regular expressions
+    (NULLIO, "add_device p1\u2028x"),  # a line break to the scst.conf reader
+    (FILEIO, "add_device p1 filename={disk}\0"),
+    (ISCSI, "add_target iqn.2006-10.net.vlnb:\x1b[2J"),
+    (f"{GROUP}/initiators/mgmt", "add iqn.1994-05.com.redhat:x\0y"),
+    (LOCAL, "add_session local1 s\x002"),
+    ("/devices/disk1/t10_vend_id", "AB\0CD"),
+    (f"{TARGET}/enabled", "0\0"),
+]
+
+
+@pytest.mark.parametrize(("path", "command"), CONTROL_CHARACTERS)
+def test_a_control_character_is_refused(world: World, disk: Path, path: str,
+                                        command: str) -> None:
+    error = refused(world, path, command.format(disk=disk))
+    assert "control character" in str(error)
+
+
+# --- 5. one write, one command --------------------------------------------------------------
+
+PADDING = " " * (1 << 20)
+NOT_ONE_COMMAND = [
+    (FILEIO, PADDING + "\ndel_device disk1\n"),
+    (NULLIO, "add_device p1\ndel_device n1\n"),
+    (NULLIO, "add_device p1\n\n"),
+    (NULLIO, "add_device p1 size_mb=1\nread_only=1"),
+    (NULLIO, "add_device p1 size_mb=1;" + " " * (4096 - 36) + "read_only=1\n"),
+    (f"{TARGET}/luns/mgmt", "del 0\nadd n1 0\n"),
+    ("/devices/disk1/t10_vend_id", "AB\nCD\n"),
+]
+
+
+@pytest.mark.parametrize(("path", "text"), NOT_ONE_COMMAND,
+                         ids=[f"case{number}" for number in range(len(NOT_ONE_COMMAND))])
+def test_a_write_that_is_not_one_command_is_refused_whole(world: World, path: str,
+                                                          text: str) -> None:
+    refused(world, path, text, words=ONE_COMMAND)
+
+
+def test_a_command_of_4095_bytes_is_one_command(world: World) -> None:
+    tree = world.system.tree
+    command = "add_device p1 size_mb=1;" + " " * (4095 - 36) + "read_only=1\n"
+    assert len(command) == 4095
+    tree.write(NULLIO, command)
+    assert tree.read("/devices/p1/read_only") == "1\n[key]\n"
+    refused(world, NULLIO, "add_device p2 size_mb=1;" + " " * (4096 - 36) + "read_only=1\n",
+            words=ONE_COMMAND)
+    tree.write(NULLIO, "add_device p3")  # no newline at all is one command too
+    assert {"p1", "p3"} <= set(tree.listdir("/devices"))
+
+
+# --- the same through the FUSE mount ----------------------------------------------------------
+
+@pytest.fixture
+def mounted(tree: MountedScst, disk: Path) -> MountedScst:
+    populate(tree.system, disk)
+    return tree
+
+
+def _fuse_refused(mounted: MountedScst, operation: Callable[[], object]) -> OSError:
+    tree_before, calls_before = contents(mounted.system.tree), list(mounted.realizer.calls)
+    with pytest.raises(OSError) as caught:
+        operation()
+    assert caught.value.errno == errno.EINVAL, caught.value
+    assert mounted.realizer.calls == calls_before
+    assert contents(mounted.system.tree) == tree_before
+    return caught.value
+
+
+def test_padding_then_a_second_command_in_one_write_deletes_nothing(
+        mounted: MountedScst, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.WARNING, logger=fuse_mount.__name__)
+    fd = os.open(mounted.root / "handlers/vdisk_fileio/mgmt", os.O_WRONLY)
+    try:
+        _fuse_refused(mounted, lambda: os.write(
+            fd, PADDING.encode() + b"\ndel_device disk1\n"))
+    finally:
+        os.close(fd)
+    assert "disk1" in os.listdir(mounted.root / "devices")
+    refusals = [record.getMessage() for record in caplog.records]
+    assert len(refusals) == 1 and ONE_COMMAND in refusals[0], refusals
+
+
+def test_a_long_command_through_a_buffered_file_creates_nothing(mounted: MountedScst) -> None:
+    command = b"add_device p1 size_mb=1;" + b" " * 9000 + b"read_only=1\n"
+
+    def write() -> None:
+        with open(mounted.root / "handlers/vdisk_nullio/mgmt", "wb", buffering=4096) as file:
+            file.write(command)
+
+    _fuse_refused(mounted, write)
+    assert "p1" not in os.listdir(mounted.root / "devices")
+
+
+def test_a_long_echo_creates_nothing(mounted: MountedScst) -> None:
+    before = list(mounted.realizer.calls)
+    command = "add_device p1 size_mb=1;" + " " * 9000 + "read_only=1"
+    result = subprocess.run(["bash", "-c", f"echo '{command}' > {mounted.root}/handlers/"
+                             "vdisk_nullio/mgmt"], capture_output=True, text=True, check=False)
+    assert result.returncode == 1 and "Invalid argument" in result.stderr, result
+    assert "p1" not in os.listdir(mounted.root / "devices")
+    assert mounted.realizer.calls == before
+
+
+def test_one_open_file_takes_one_command(mounted: MountedScst) -> None:
+    mgmt = mounted.root / "handlers/vdisk_nullio/mgmt"
+    fd = os.open(mgmt, os.O_WRONLY)
+    try:
+        os.write(fd, b"add_device p1\n")
+        _fuse_refused(mounted, lambda: os.write(fd, b"add_device p2\n"))
+    finally:
+        os.close(fd)
+    fd = os.open(mgmt, os.O_WRONLY)
+    try:  # a refused write does not move the offset: the retry at 0 is still the same file
+        _fuse_refused(mounted, lambda: os.write(fd, b"add_device p/2\n"))
+        _fuse_refused(mounted, lambda: os.pwrite(fd, b"add_device p3\n", 0))
+    finally:
+        os.close(fd)
+    assert "p1" in os.listdir(mounted.root / "devices")
+    assert not {"p2", "p3"} & set(os.listdir(mounted.root / "devices"))
+    mgmt.write_text("add_device p4\n")  # a new open is a new command
+    assert "p4" in os.listdir(mounted.root / "devices")
+
+
+def test_a_refused_name_keeps_the_directory_listable(mounted: MountedScst) -> None:
+    groups = mounted.root / TARGET.lstrip("/") / "ini_groups"
+    _fuse_refused(mounted, lambda: (groups / "mgmt").write_text("create g/1\n"))
+    assert sorted(os.listdir(groups)) == ["g1", "mgmt"]
