@@ -2,8 +2,9 @@
 
 A device is validated completely before anything changes: its parameters against the
 handler's declaration, then by opening it with the very handler code that will serve it (so
-a missing file, a directory, or a regular file given to vdisk_blockio fail here with the
-open's errno).  Only then does the realizer create the LIO backstore and start serving it.
+a missing file, a FIFO or a directory, or a regular file given to vdisk_blockio fail here;
+the handlers look at a backing file with stat() before they open it, see backing_files).
+Only then does the realizer create the LIO backstore and start serving it.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from ..handlers.backing_files import check_backing_path
 from ..handlers.params import IDENTITY_LIMITS
 from ..handlers.params import identity as handler_identity
 from ..handlers.registry import open_scsi_device
@@ -186,6 +188,8 @@ class DeviceRegistry:
         if param.name == "filename" and device.handler == "vcdrom":
             if value and not value.startswith("/"):
                 raise invalid(f"filename {value!r} must be an absolute path (empty ejects)")
+            if value:
+                check_backing_path(value)  # before the worker is asked to open it
             self.realizer.set_device_attribute(device.name, "filename", value)
             if value:
                 device.params["filename"] = value

@@ -10,11 +10,15 @@ configfs and the workers.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import logging
 import os
+import socket
 import subprocess
-from collections.abc import Callable
+import threading
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,6 +29,7 @@ from tcmu_scst.compat_sysfs.nodes import Attribute, Directory, Link, Tree
 from tcmu_scst.compat_sysfs.realizer import RecordingRealizer
 from tcmu_scst.compat_sysfs.scst import ScstSystem
 from tcmu_scst.daemon.lio_realizer import LioRealizer
+from tcmu_scst.handlers.backend import FileBackend
 from tcmu_scst.lio.emulation import emulated_lio
 from tcmu_scst.lio.snapshot import snapshot
 
@@ -260,6 +265,104 @@ def test_a_command_of_4095_bytes_is_one_command(world: World) -> None:
             words=ONE_COMMAND)
     tree.write(NULLIO, "add_device p3")  # no newline at all is one command too
     assert {"p1", "p3"} <= set(tree.listdir("/devices"))
+
+
+# --- 4. backing files the daemon must not open ------------------------------------------------
+
+UNBLOCK_INTERVAL = 3.0  # seconds
+
+
+@pytest.fixture
+def fifo(tmp_path: Path) -> Iterator[Path]:
+    """A FIFO, and a thread that gives a reader stuck in opening it a writer now and then, so
+    that code which opens it fails its test instead of hanging it."""
+    path = tmp_path / "fifo"
+    os.mkfifo(path)
+    stop = threading.Event()
+
+    def unblock() -> None:
+        while not stop.wait(UNBLOCK_INTERVAL):
+            with contextlib.suppress(OSError):  # ENXIO: nobody is waiting to read
+                os.close(os.open(path, os.O_WRONLY | os.O_NONBLOCK))
+
+    thread = threading.Thread(target=unblock, daemon=True)
+    thread.start()
+    yield path
+    stop.set()
+    thread.join()
+
+
+@pytest.fixture
+def unix_socket(tmp_path: Path) -> Iterator[Path]:
+    path = tmp_path / "socket"
+    server = socket.socket(socket.AF_UNIX)
+    server.bind(str(path))
+    yield path
+    server.close()
+
+
+def test_a_fifo_read_only_is_refused_without_opening_it(world: World, fifo: Path) -> None:
+    started = time.monotonic()
+    refused(world, FILEIO, f"add_device f1 filename={fifo}; read_only=1",
+            words=f"{fifo} is a FIFO")
+    # opening it for reading waits for a writer, with the tree's lock held
+    assert time.monotonic() - started < UNBLOCK_INTERVAL / 2
+
+
+def backing_kinds(fifo: Path, unix_socket: Path, tmp_path: Path) -> list[tuple[str, int, str]]:
+    return [(f"{fifo}", errno.EINVAL, "FIFO"),
+            (f"{fifo}; read_only=1", errno.EINVAL, "FIFO"),
+            (f"{unix_socket}", errno.EINVAL, "socket"),
+            ("/dev/null", errno.EINVAL, "character device"),
+            (f"{tmp_path}", errno.EINVAL, "directory"),
+            (f"{tmp_path}; read_only=1", errno.EINVAL, "directory")]
+
+
+@pytest.mark.parametrize("mgmt", [FILEIO, BLOCKIO])
+def test_only_regular_files_and_block_devices_back_a_disk(world: World, fifo: Path,
+                                                          unix_socket: Path, tmp_path: Path,
+                                                          mgmt: str) -> None:
+    for filename, code, kind in backing_kinds(fifo, unix_socket, tmp_path):
+        path = filename.split(";")[0]
+        error = refused(world, mgmt, f"add_device f1 filename={filename}", code)
+        assert path in str(error) and kind in str(error), error
+
+
+def test_a_cdrom_image_is_a_regular_file_or_block_device(world: World, fifo: Path, unix_socket: Path,
+                                  tmp_path: Path) -> None:
+    for filename, code, kind in backing_kinds(fifo, unix_socket, tmp_path):
+        if ";" not in filename:
+            error = refused(world, "/devices/cd1/filename", f"{filename}\n", code)
+            assert filename in str(error) and kind in str(error), error
+
+
+def _descriptors() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+def test_failed_probes_leave_no_descriptor_open(world: World, fifo: Path, disk: Path,
+                                                tmp_path: Path) -> None:
+    attempts = [f"{fifo}", f"{tmp_path}", f"{tmp_path}; read_only=1", "/dev/null",
+                f"{tmp_path}/missing", f"{disk}; blocksize=1", f"{disk}; colour=red"]
+    before = _descriptors()
+    for _ in range(20):
+        for filename in attempts:
+            with pytest.raises(OSError):
+                world.system.tree.write(FILEIO, f"add_device f1 filename={filename}")
+    assert _descriptors() == before
+
+
+def test_the_backend_neither_blocks_on_a_fifo_nor_keeps_it_open(fifo: Path) -> None:
+    """The worker opens what the tree accepted again: a path replaced by a FIFO meanwhile
+    must not block it either."""
+    before = _descriptors()
+    for read_only in (True, False):
+        started = time.monotonic()
+        with pytest.raises(OSError, match="is a FIFO") as caught:
+            FileBackend(fifo, read_only=read_only)
+        assert caught.value.errno == errno.EINVAL
+        assert time.monotonic() - started < UNBLOCK_INTERVAL / 2
+    assert _descriptors() == before
 
 
 # --- the same through the FUSE mount ----------------------------------------------------------
