@@ -2,8 +2,9 @@
 
 A device is validated completely before anything changes: its parameters against the
 handler's declaration, then by opening it with the very handler code that will serve it (so
-a missing file, a directory, or a regular file given to vdisk_blockio fail here with the
-open's errno).  Only then does the realizer create the LIO backstore and start serving it.
+a missing file, a FIFO or a directory, or a regular file given to vdisk_blockio fail here;
+the handlers look at a backing file with stat() before they open it, see backing_files).
+Only then does the realizer create the LIO backstore and start serving it.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from ..handlers.backing_files import check_backing_path
 from ..handlers.params import IDENTITY_LIMITS
 from ..handlers.params import identity as handler_identity
 from ..handlers.registry import open_scsi_device
@@ -26,6 +28,7 @@ from .declarations import (
     Key,
     Param,
 )
+from .entry_names import check_entry_name
 from .grammar import invalid, next_word, parameters, split_command, words
 from .help_text import handler_usage
 from .nodes import Attribute, Directory, Link, Node
@@ -112,6 +115,9 @@ class DeviceRegistry:
     def add_device(self, handler: str, name: str, parameter_text: str) -> Device:
         if len(name) > DEVICE_NAME_LIMIT:
             raise invalid(f"device name {name!r} is longer than {DEVICE_NAME_LIMIT} characters")
+        # a device is an entry of handlers/<handler>/ (a link) and of devices/
+        check_entry_name("device", name, self.handler_directory(handler), self.devices)
+        check_entry_name("device", name, self.devices_directory(), self.devices)
         if name in self.devices:
             raise OSError(errno.EEXIST, f"device {name!r} already exists "
                           f"(handler {self.devices[name].handler})")
@@ -182,6 +188,8 @@ class DeviceRegistry:
         if param.name == "filename" and device.handler == "vcdrom":
             if value and not value.startswith("/"):
                 raise invalid(f"filename {value!r} must be an absolute path (empty ejects)")
+            if value:
+                check_backing_path(value)  # before the worker is asked to open it
             self.realizer.set_device_attribute(device.name, "filename", value)
             if value:
                 device.params["filename"] = value
@@ -257,8 +265,8 @@ class DeviceRegistry:
         return Directory(lambda: {name: self.device_directory(device)
                                   for name, device in self.devices.items()})
 
-    def handlers_directory(self) -> Directory:
-        def handler_entries(handler: str) -> dict[str, Node]:
+    def handler_directory(self, handler: str) -> Directory:
+        def entries() -> dict[str, Node]:
             children: dict[str, Node] = {
                 "mgmt": Attribute(read=lambda: handler_usage(handler),
                                   write=lambda text: self.mgmt(handler, text)),
@@ -271,5 +279,8 @@ class DeviceRegistry:
                     children[name] = Link(f"../../devices/{name}")
             return children
 
-        return Directory(lambda: {handler: Directory(lambda h=handler: handler_entries(h))
+        return Directory(entries)
+
+    def handlers_directory(self) -> Directory:
+        return Directory(lambda: {handler: self.handler_directory(handler)
                                   for handler in HANDLER_TYPES})

@@ -12,6 +12,9 @@ The kernel's sysfs cannot be extended from user space, so the tree is served thr
   write instead of trusting st_size or its page cache;
 * every write() call is one command: the errno of a refused command goes back to the writer
   (``echo`` prints it) and its message is logged, because the errno is all a shell shows;
+  a write that is more or less than one command is refused whole (``one_command``): too
+  long, or not the first write on its open file, which would be the rest of a command that a
+  writer's buffer split or a second command;
 * nothing can be created, removed, renamed or re-moded (EACCES for create, EPERM otherwise).
 
 The kernel's directory entry and attribute caches are switched off: objects come and go with
@@ -34,6 +37,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tcmu_scst.compat_sysfs.nodes import DIRECTORY, Attribute, Directory, Link, Node, Tree
+from tcmu_scst.compat_sysfs.one_command import check_write_call
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +59,7 @@ class _OpenFile:
     path: str
     # None: opened write-only; OSError: the read failed and every read() reports it
     snapshot: bytes | OSError | None
+    writes: int = 0  # write() calls so far, refused ones too (they leave the offset at 0)
 
 
 class TreeOperations:
@@ -149,12 +154,15 @@ class TreeOperations:
     def write(self, path: str, data: bytes, offset: int, fi: Any) -> int:
         # The written text is never logged: CHAP secrets pass through here.
         opened = self._file(fi)
+        with self._files_lock:
+            earlier = opened.writes
+            opened.writes += 1
         try:
-            text = data.decode("utf-8")
-        except UnicodeDecodeError:
-            log.warning("%s: write refused: not UTF-8 text", opened.path)
-            raise OSError(errno.EINVAL, "not UTF-8 text") from None
-        try:
+            check_write_call(offset, earlier, len(data))  # before decoding a whole MiB
+            try:
+                text = data.decode("utf-8")
+            except UnicodeDecodeError:
+                raise OSError(errno.EINVAL, "not UTF-8 text") from None
             self.tree.write(opened.path, text)
         except OSError as error:
             code = error.errno if isinstance(error.errno, int) and error.errno > 0 else errno.EIO

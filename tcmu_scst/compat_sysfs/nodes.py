@@ -17,6 +17,8 @@ import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
+from .one_command import check_command
+
 # File modes as SCST's sysfs shows them
 READ_WRITE = stat.S_IFREG | 0o644
 READ_ONLY = stat.S_IFREG | 0o444
@@ -110,6 +112,7 @@ class Tree:
             raise OSError(errno.EISDIR, f"{path}: is a directory")
         if not isinstance(node, Attribute) or node.write is None:
             raise OSError(errno.EACCES, f"{path}: not writable")
+        check_command(text)  # one command, refused whole otherwise: nothing of it runs
         with self.lock:
             node.write(text)
 

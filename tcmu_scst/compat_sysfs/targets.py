@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 from ..lio.access_plan import DEMO, GroupSpec, LunExport, plan_access
 from .devices import DeviceRegistry
+from .entry_names import check_entry_name, check_target_name, subdirectory
 from .grammar import c_integer, invalid, next_word, parameters, split_command, words
 from .help_text import (
     ACCESS_MODE,
@@ -141,6 +142,7 @@ class Targets:
         return Target(driver, name, lun_set)
 
     def add_target(self, driver: str, name: str, parameter_text: str) -> Target:
+        check_target_name(name, self.directory().entries()[driver], self.targets[driver])
         if name in self.targets[driver]:
             raise OSError(errno.EEXIST, f"target {name!r} already exists")
         params: dict[str, str] = {}
@@ -165,6 +167,7 @@ class Targets:
             for key, value in parameters(parameter_text):
                 if key != "session_name":
                     raise invalid(f"Unknown parameter {key!r}: scst_local takes session_name")
+                check_entry_name("session", value)
                 params[key] = value
         target = self._new_target(driver, name)
         self.realizer.create_target(driver, name, dict(params))
@@ -261,6 +264,8 @@ class Targets:
     # --- scst_local sessions --------------------------------------------------------------
 
     def add_local_session(self, target: Target, session: str) -> None:
+        check_entry_name("session", session, self._sessions_directory(target),
+                         target.local_sessions)
         if session in target.local_sessions:
             raise OSError(errno.EEXIST, f"session {session!r} already exists")
         self.realizer.add_local_session(target.name, session)
@@ -357,6 +362,7 @@ class Targets:
         if words(tail):
             raise invalid(f"Syntax error: {verb} takes only a group name")
         if verb == "create":
+            check_entry_name("group", name, self._groups_directory(target), target.groups)
             if name in target.groups:
                 raise OSError(errno.EEXIST, f"group {name!r} already exists")
             self._realize(target)
@@ -401,6 +407,8 @@ class Targets:
         if name is None:
             raise invalid(f"{verb}: an initiator name is required")
         if verb == "add":
+            check_entry_name("initiator", name, subdirectory(
+                self._groups_directory(target), group.name, "initiators"), group.initiators)
             if name in group.initiators:
                 raise OSError(errno.EEXIST, f"initiator {name!r} is already in {group.name}")
             if any(character in name for character in WILDCARDS):

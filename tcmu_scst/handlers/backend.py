@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from ..uio.ring import zero_fill
+from .backing_files import open_backing
 from .sense import medium_error
 
 # File systems whose I/O never waits for a device: blocking calls on them are as quick as the
@@ -76,18 +77,22 @@ class FileBackend:
         flags = os.O_RDONLY if read_only else os.O_RDWR
         if o_direct:
             flags |= os.O_DIRECT
-        self.fd = os.open(self.path, flags | os.O_CLOEXEC)
-        mode = os.fstat(self.fd).st_mode
-        self.is_block_device = stat.S_ISBLK(mode)
-        self.size = self._current_size()
+        self.fd = open_backing(self.path, flags)  # a FIFO must neither block nor get this far
+        try:
+            mode = os.fstat(self.fd).st_mode
+            self.is_block_device = stat.S_ISBLK(mode)
+            self.size = self._current_size()
+            self.deallocate_granularity = os.fstatvfs(self.fd).f_bsize
+            # Memory-backed files are served inline whatever RWF_NOWAIT says.
+            self.in_memory = not self.is_block_device and not o_direct and (
+                file_system_magic(self.fd) in MEMORY_FILE_SYSTEMS)
+        except BaseException:
+            os.close(self.fd)
+            raise
         self.nowait_reads = hasattr(os, "RWF_NOWAIT")
         self.nowait_writes = hasattr(os, "RWF_NOWAIT")
         self.can_deallocate = not self.is_block_device and not read_only
-        self.deallocate_granularity = os.fstatvfs(self.fd).f_bsize
         self.max_deallocate_bytes = 0
-        # Memory-backed files are served inline whatever RWF_NOWAIT says.
-        self.in_memory = not self.is_block_device and not o_direct and (
-            file_system_magic(self.fd) in MEMORY_FILE_SYSTEMS)
 
     def _current_size(self) -> int:
         return os.lseek(self.fd, 0, os.SEEK_END)
@@ -206,7 +211,11 @@ class MappedFileBackend(FileBackend):
     def __init__(self, path: str | Path, read_only: bool = False):
         super().__init__(path, read_only=read_only)
         protection = mmap.PROT_READ if read_only else mmap.PROT_READ | mmap.PROT_WRITE
-        self._map = mmap.mmap(self.fd, self.size, mmap.MAP_SHARED, protection)
+        try:
+            self._map = mmap.mmap(self.fd, self.size, mmap.MAP_SHARED, protection)
+        except BaseException:
+            os.close(self.fd)
+            raise
         self._bytes = memoryview(self._map)
         self._mapped = self.size
 

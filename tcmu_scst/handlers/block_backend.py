@@ -37,6 +37,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..uio.ring import zero_fill
+from .backing_files import kind
 from .sense import NOT_READY, CheckCondition, medium_error
 
 log = logging.getLogger(__name__)
@@ -68,15 +69,20 @@ Probe = Callable[[int], BlockGeometry]
 Discard = Callable[[int, int, int], None]  # (fd, offset, length): BLKDISCARD, BLKZEROOUT
 
 
-def not_a_block_device(path: str) -> OSError:
-    return OSError(errno.EINVAL, f"{path} is not a block device (vdisk_blockio serves block "
-                                 f"devices; use vdisk_fileio for regular files)")
+def not_a_block_device(path: str, mode: int | None = None) -> OSError:
+    what = f"a {kind(mode)}, " if mode is not None else ""
+    return OSError(errno.EINVAL, f"{path} is {what}not a block device (vdisk_blockio serves "
+                                 f"block devices; use vdisk_fileio for regular files)")
 
 
 def require_block_device(path: str) -> None:
     """Refuse anything but a block device before opening it, with a message that says why."""
-    if not stat.S_ISBLK(os.stat(path).st_mode):
-        raise not_a_block_device(path)
+    try:
+        mode = os.stat(path).st_mode
+    except OSError as error:
+        raise OSError(error.errno, f"{path}: {error.strerror}") from None
+    if not stat.S_ISBLK(mode):
+        raise not_a_block_device(path, mode)
 
 
 def backing_gone() -> CheckCondition:

@@ -17,12 +17,12 @@ from __future__ import annotations
 import errno
 import logging
 import os
-import stat
 import weakref
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, ClassVar
 
 from .backend import FileBackend
+from .backing_files import check_backing_path
 from .disk import SAM_5, SPC_4, CommandFunction, ScsiDevice
 from .identity import Identity
 from .mmc import (
@@ -61,11 +61,9 @@ def medium_may_have_changed() -> CheckCondition:
 
 def open_image(path: str) -> FileBackend:
     """The disc image, read-only; closed when its last user lets go (see module notes)."""
+    check_backing_path(path)
     backend = FileBackend(path, read_only=True)
-    mode = os.fstat(backend.fd).st_mode
     weakref.finalize(backend, os.close, backend.fd)
-    if not (stat.S_ISREG(mode) or stat.S_ISBLK(mode)):
-        raise OSError(errno.EINVAL, f"{path} is neither a regular file nor a block device")
     return backend
 
 

@@ -6,6 +6,7 @@ import errno
 from collections.abc import Mapping
 
 from .backend import open_file_backend
+from .backing_files import check_backing_path
 from .disk import BlockDevice, DiskSettings
 from .identity import Identity
 from .params import disk_settings, identity
@@ -17,9 +18,14 @@ VENDOR = "SCST_FIO"
 def open_device(name: str, filename: str, settings: DiskSettings | None = None,
                 identity: Identity | None = None) -> BlockDevice:
     settings = settings or DiskSettings()
+    check_backing_path(filename)
     backend = open_file_backend(filename, read_only=settings.read_only,
                                 o_direct=settings.o_direct)
-    return BlockDevice(identity or Identity(name, vendor=VENDOR), backend, settings)
+    try:
+        return BlockDevice(identity or Identity(name, vendor=VENDOR), backend, settings)
+    except BaseException:
+        backend.close()  # a refused device keeps no descriptor open
+        raise
 
 
 def create(name: str, params: Mapping[str, str]) -> BlockDevice:

@@ -130,6 +130,10 @@ def test_each_write_call_is_one_command(demo):
     assert (result.returncode, result.stderr) == (0, "")
     with open(root / "wo", "wb", buffering=0) as handle:
         assert handle.write(b"first\n") == 6
+        with pytest.raises(OSError) as error:  # one open file takes one command
+            handle.write(b"second\n")
+        assert error.value.errno == errno.EINVAL
+    with open(root / "wo", "wb", buffering=0) as handle:
         assert handle.write(b"second\n") == 7
     assert state.writes == ["add_device disk1 filename=/x\n", "first\n", "second\n"]
     assert (root / "dir" / "rw").read_text() == "value 3\n"
