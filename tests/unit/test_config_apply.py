@@ -90,7 +90,9 @@ def test_real_world_config_applies_and_round_trips(tree: MountedScst, tmp_path: 
     text = localized(path, tmp_path, block)
     first = Applier(sysfs)
     assert first.apply(parse(text)) > 0
-    assert first.warnings == []
+    # the only warnings: targets whose groups export devices their own LUNs do not
+    assert [warning for warning in first.warnings
+            if ": access_mode acl-only: initiators in no group are refused" not in warning] == []
     applied = snapshot(sysfs)
 
     again = Applier(sysfs)
