@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import atexit
 import ctypes
+import ctypes.util
 import errno
 import itertools
 import logging
@@ -36,6 +37,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from tcmu_scst.compat_sysfs.kernel_log import KernelLog
 from tcmu_scst.compat_sysfs.nodes import DIRECTORY, Attribute, Directory, Link, Node, Tree
 from tcmu_scst.compat_sysfs.one_command import check_write_call
 
@@ -71,8 +73,9 @@ class TreeOperations:
 
     use_ns = True  # timestamps in nanoseconds (mfusepy warns about float seconds otherwise)
 
-    def __init__(self, tree: Tree):
+    def __init__(self, tree: Tree, kernel_log: KernelLog | None = None):
         self.tree = tree
+        self.kernel_log = kernel_log  # refusals also go there (SCST's tools say "see dmesg")
         self.ready = threading.Event()
         self._files: dict[int, _OpenFile] = {}
         self._handles = itertools.count(1)
@@ -166,12 +169,11 @@ class TreeOperations:
             self.tree.write(opened.path, text)
         except OSError as error:
             code = error.errno if isinstance(error.errno, int) and error.errno > 0 else errno.EIO
-            log.warning(
-                "%s: write failed with %s: %s",
-                opened.path,
-                errno.errorcode.get(code, code),
-                error.strerror or error,
-            )
+            reason = (f"{opened.path}: write failed with {errno.errorcode.get(code, code)}: "
+                      f"{error.strerror or error}")
+            log.warning("%s", reason)
+            if self.kernel_log is not None:
+                self.kernel_log.refusal(reason)
             raise OSError(code, error.strerror) from None
         except Exception:
             log.exception("%s: write failed", opened.path)
@@ -274,6 +276,7 @@ def mount(
     mountpoint: str = DEFAULT_MOUNTPOINT,
     foreground: bool = False,
     timeout: float = 10.0,
+    kernel_log: KernelLog | None = None,
 ) -> MountHandle:
     """Serve ``tree`` at ``mountpoint``.
 
@@ -285,7 +288,7 @@ def mount(
     """
     fuse = _load_mfusepy()
     _prepare_mountpoint(mountpoint)
-    operations = TreeOperations(tree)
+    operations = TreeOperations(tree, kernel_log)
     options = {
         "foreground": True,  # never let libfuse fork: the caller decides where the loop runs
         "raw_fi": True,  # open() needs the fuse_file_info to set direct_io
@@ -332,8 +335,21 @@ def mount(
     return handle
 
 
+LIBFUSE3 = "fuse3"  # the library the tree is written for (max_threads, raw_fi, ...)
+
+
 def _load_mfusepy() -> Any:
-    """Imported on first mount: mfusepy loads libfuse when imported and fails without it."""
+    """Imported on first mount: mfusepy loads libfuse when imported and fails without it.
+
+    mfusepy prefers libfuse 2 when both are installed (any host with ceph-osd has libfuse2),
+    and the tree then fails to mount on libfuse 3's options: so libfuse 3 is named
+    explicitly, unless the user chose a library with ``FUSE_LIBRARY_PATH``.
+    """
+    if not os.environ.get("FUSE_LIBRARY_PATH"):
+        found = ctypes.util.find_library(LIBFUSE3)
+        if found is None:
+            raise MountError("libfuse3 is not installed (Debian: apt-get install fuse3)")
+        os.environ["FUSE_LIBRARY_PATH"] = found
     try:
         import mfusepy  # noqa: PLC0415
     except (ImportError, OSError) as error:

@@ -22,6 +22,7 @@ import sys
 import threading
 
 from ..compat_sysfs.fuse_mount import mount
+from ..compat_sysfs.kernel_log import KernelLog
 from ..compat_sysfs.scst import ScstSystem
 from ..dataplane.spec import DEFAULT_CONFIGFS
 from ..handlers.registry import HANDLER_MODULES
@@ -103,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
             persistence.restore()  # before the mount: nobody sees a half-restored tree
         release_dead_mount(arguments.mountpoint)
         os.makedirs(arguments.mountpoint, exist_ok=True)
-        handle = mount(system.tree, arguments.mountpoint)
+        handle = mount(system.tree, arguments.mountpoint, kernel_log=KernelLog())
     except BaseException:
         realizer.shutdown()
         raise

@@ -142,6 +142,8 @@ state
 probe $M $T
 probe $M $T --chap joe:secretsecret12
 probe $O $T --chap joe:secretsecret12
+echo "add $M" > $TGT/ini_groups/g2/initiators/mgmt  # refused: already a member
+dmesg | grep "tcmu-scstd:" | tail -1 | sed 's/^.*tcmu-scstd:/kmsg: tcmu-scstd:/'
 
 step "I scst_local with a group, then SIGTERM"
 k_logout
@@ -299,6 +301,13 @@ def test_scst_local_groups_and_a_clean_stop(output: str) -> None:
     assert "local-del: ok" in text
     assert "daemon exit: 0" in text
     assert "left: 0 targets, 0 backstores" in text, text
+
+
+def test_a_refusal_is_explained_in_the_kernel_log(output: str) -> None:
+    """As on SCST, whose tools say 'See "dmesg"'."""
+    text = case(output, "H CHAP on a masked target")
+    assert re.search(r"kmsg: tcmu-scstd: .*initiators/mgmt: write failed with EEXIST: "
+                     r"initiator 'iqn.2024-01.init:member' is already in g2", text), text
 
 
 def test_the_warning_is_logged(output: str) -> None:

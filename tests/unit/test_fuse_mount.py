@@ -3,6 +3,7 @@ operations and shells, as administrators and scstadmin use /sys/kernel/scst_tgt.
 
 from __future__ import annotations
 
+import ctypes.util
 import errno
 import logging
 import os
@@ -22,6 +23,7 @@ import pytest
 
 from tcmu_scst.compat_sysfs import fuse_mount, nodes
 from tcmu_scst.compat_sysfs.fuse_mount import MountError, MountHandle, mount
+from tcmu_scst.compat_sysfs.kernel_log import KernelLog
 
 from .scst_mount import fuse_unavailable
 
@@ -347,3 +349,56 @@ def test_a_busy_mount_is_detached_lazily(mountpoint, caplog):
     while handle.mounted:
         assert time.monotonic() < deadline, "the FUSE loop outlived the last open file"
         time.sleep(0.01)
+
+
+LIBFUSE_CHOICE = """
+from tests.unit.scst_mount import mounted_scst
+with mounted_scst() as tree:
+    print("version:", (tree.root / "version").read_text().strip())
+import mfusepy
+print("library:", mfusepy._libfuse_path, mfusepy.fuse_version_major)
+"""
+
+
+def test_the_tree_mounts_with_libfuse3_when_libfuse2_is_installed_too() -> None:
+    """mfusepy on its own picks libfuse 2 when both are installed (ceph-osd pulls libfuse2
+    in), and the tree then fails to mount: the daemon names libfuse 3 itself."""
+    if ctypes.util.find_library("fuse") is None:
+        pytest.skip("libfuse2 is not installed (tools/setup-host installs it)")
+    environment = {key: value for key, value in os.environ.items()
+                   if key != "FUSE_LIBRARY_PATH"}
+    root = Path(__file__).resolve().parents[2]
+    result = subprocess.run([sys.executable, "-c", LIBFUSE_CHOICE], cwd=root, env=environment,
+                            capture_output=True, text=True, timeout=120, check=False)
+    assert result.returncode == 0, result.stderr
+    assert "version: " in result.stdout
+    assert "library: libfuse3" in result.stdout and result.stdout.rstrip().endswith(" 3")
+
+
+def test_refusals_reach_the_kernel_log(mountpoint: Path, tmp_path: Path) -> None:
+    """scstadmin says 'See "dmesg"' on a refusal: the reason is there, one line per refusal,
+    named after the daemon (here a file stands in for /dev/kmsg)."""
+    kmsg = tmp_path / "kmsg"
+    kmsg.write_text("")
+    kernel_log = KernelLog(str(kmsg))
+    handle = mount(Demo().tree(), str(mountpoint), kernel_log=kernel_log)
+    try:
+        descriptor = os.open(mountpoint / "mgmt", os.O_WRONLY)
+        try:  # one write(2): a buffered file object would try its buffer again at close
+            with pytest.raises(OSError) as caught:
+                os.write(descriptor, b"frobnicate now\n")
+        finally:
+            os.close(descriptor)
+        assert caught.value.errno == errno.EINVAL
+        (mountpoint / "dir" / "rw").write_text("accepted\n")  # not a refusal: nothing logged
+    finally:
+        handle.unmount()
+        kernel_log.close()
+    assert kmsg.read_text() == ("<4>tcmu-scstd: /mgmt: write failed with EINVAL: unknown "
+                                "command 'frobnicate'\n")
+
+
+def test_a_kernel_log_that_cannot_be_opened_changes_nothing(tmp_path: Path) -> None:
+    kernel_log = KernelLog(str(tmp_path / "missing" / "kmsg"))
+    kernel_log.refusal("first")  # no exception, and it does not try again every time
+    assert kernel_log._unusable
