@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
+from .device_groups import device_groups_directory
 from .devices import DeviceRegistry
 from .grammar import c_integer, invalid
 from .luns import LunManager
@@ -62,6 +63,7 @@ class ScstSystem:
             "handlers": self.devices.handlers_directory(),
             "devices": self.devices.devices_directory(),
             "targets": self.targets.directory(),
+            "device_groups": device_groups_directory(),
         }
 
     def _read_setup_id(self) -> str:

@@ -165,9 +165,10 @@ class Applier:
         def refuse(message: str, line: int) -> ConfigError:
             return ConfigError(message, line, source)
 
-        if config.alua and not self.sysfs.is_dir("device_groups"):
-            raise refuse("this tree has no device_groups (ALUA); remove the DEVICE_GROUP "
-                         "blocks", config.alua[0].line)
+        if config.alua and "create" not in self.tree.help("device_groups").verbs \
+                and "add" not in self.tree.help("device_groups").verbs:
+            raise refuse("this tree cannot create device groups (ALUA); remove the "
+                         "DEVICE_GROUP blocks", config.alua[0].line)
         for name in config.attributes.names():
             if not self.sysfs.is_file(name):
                 raise refuse(f"the tree has no root attribute {name!r}",
