@@ -425,19 +425,24 @@ class Applier:
         dynamic = help_.lists.get(TARGET_DYNAMIC, ())
         fresh = live is None
         if live is None:
-            creation = [(name, value) for name, value in target.attributes.items
-                        if name in parameters]
+            # one value per creation parameter: add_target makes one session, the other
+            # session_name lines are add_session below
+            creation: dict[str, str] = {}
+            for name, value in target.attributes.items:
+                if name in parameters:
+                    creation.setdefault(name, value)
             text = f"add_target {target.name}"
             if creation:
-                text += " " + "".join(f"{name}={value};" for name, value in creation)
+                text += " " + "".join(f"{name}={value};" for name, value in creation.items())
             if not self.write(f"targets/{driver}/mgmt", text):
                 return
             live = Target(target.name)
-        else:
-            if target.attributes.get("enabled") == "0" and live.attributes.get("enabled") == "1":
-                self.write(f"{base}/enabled", "0")  # disable first when the file says so
-            if "session_name" in parameters:
-                self.apply_sessions(driver, target, live)
+            for name, value in creation.items():
+                live.attributes.add(name, value)
+        elif target.attributes.get("enabled") == "0" and live.attributes.get("enabled") == "1":
+            self.write(f"{base}/enabled", "0")  # disable first when the file says so
+        if "session_name" in parameters:
+            self.apply_sessions(driver, target, live)
         self.apply_dynamic(base, target.attributes, dynamic,
                            lambda verb, name, value: (
                                f"targets/{driver}/mgmt",
