@@ -394,16 +394,35 @@ class Applier:
     def apply_dynamic(self, base: str, attributes: Attributes, dynamic: tuple[str, ...],
                       command: Callable[[str, str, str], tuple[str, str]],
                       fresh: bool = False) -> None:
-        """Add and delete instances of dynamic attributes by value (deletions first: LIO
-        keeps one CHAP account per target, so a changed secret must go before the new)."""
+        """Add and delete instances of dynamic attributes by value.
+
+        An instance is named by its first word (SCST deletes ``IncomingUser joe`` by the user
+        name), so a live value the file lacks is either gone from the file or replaced by
+        another value of the same name (a changed secret).  Either way it is removed only
+        with ``force``, deletions first (LIO keeps one CHAP account per target, so the old
+        secret must go before the new); without, it is a warning, and a replacing value is
+        not added either (the tree would refuse the second account of that user).  Warnings
+        name the user, never the secret.
+        """
         for name in dynamic:
             wanted = attributes.values(name)
             live = [] if fresh else self.tree.dynamic_values(base, name)
-            for value in live:
-                if value not in wanted:
+            stale = [value for value in live if value not in wanted]
+            kept: set[str] = set()
+            for value in stale:
+                if self.force:
                     self.write(*command("del", name, value))
+                    continue
+                identity = _first_word(value)
+                kept.add(identity)
+                if any(_first_word(other) == identity for other in wanted):
+                    self.warn(f"{base}: {name} {identity} has another value in the "
+                              "configuration; use -force to replace it")
+                else:
+                    self.warn(f"{base}: {name} {identity} is not in the configuration; use "
+                              "-force to remove it")
             for value in wanted:
-                if value not in live:
+                if value not in live and _first_word(value) not in kept:
                     self.write(*command("add", name, value))
 
     def set_static(self, base: str, name: str, value: str, fresh: bool = False) -> None:
@@ -472,8 +491,13 @@ class Applier:
         wanted = target.attributes.values("session_name")
         current = live.attributes.values("session_name")
         for session in current:
-            if session not in wanted and self.force:
+            if session in wanted:
+                continue
+            if self.force:
                 self.write(f"targets/{driver}/mgmt", f"del_session {target.name} {session}")
+            else:
+                self.warn(f"session {session} of {target.name} is not in the configuration; "
+                          "use -force to remove it")
         for session in wanted:
             if session not in current:
                 self.write(f"targets/{driver}/mgmt", f"add_session {target.name} {session}")
@@ -556,6 +580,11 @@ class Applier:
             else:
                 self.write(f"{base}/{group.name}/initiators/mgmt", f"add {initiator}")
             current.initiators.append(initiator)
+
+
+def _first_word(value: str) -> str:
+    """What names one instance of a dynamic attribute: the user of ``joe 12charsecret``."""
+    return value.split(maxsplit=1)[0] if value.split() else value
 
 
 def clear(sysfs: ScstSysfs, log: Callable[[str], None] | None = None) -> list[Write]:
