@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum
 
+from ..handlers.vdisk_nullio import DEFAULT_SIZE as NULLIO_DEFAULT_SIZE
+
 
 class Key(Enum):
     """When an attribute's file ends with ``[key]``."""
@@ -75,7 +77,8 @@ HANDLER_PARAMS: dict[str, tuple[Param, ...]] = {
                       Param("offline", "0", creation=False, key=Key.NEVER)),
     "vdisk_nullio": (
         *_COMMON_DISK,
-        Param("size", "2748779069440", access=Access.READ_ONLY),
+        # [key] unless at the default: a saved creation parameter (size_mb never is)
+        Param("size", str(NULLIO_DEFAULT_SIZE), access=Access.READ_ONLY),
         Param("size_mb", creation=True, access=Access.READ_ONLY, key=Key.NEVER),
         _flag("dummy"),
     ),
