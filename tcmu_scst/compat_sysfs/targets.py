@@ -523,8 +523,6 @@ class Targets:
     def _target_directory(self, target: Target) -> Directory:
         def entries() -> dict[str, Node]:
             children: dict[str, Node] = {
-                "enabled": Attribute(read=lambda: f"{int(target.enabled)}\n",
-                                     write=lambda text: self.set_enabled(target, text)),
                 "rel_tgt_id": Attribute(
                     read=lambda: f"{target.rel_tgt_id}\n" + ("[key]\n" if target.rel_tgt_id
                                                              else ""),
@@ -534,6 +532,10 @@ class Targets:
                 "ini_groups": self._groups_directory(target),
                 "sessions": self._sessions_directory(target),
             }
+            if target.driver != LOCAL:  # scst_local cannot enable targets: no switch (SCST)
+                children["enabled"] = Attribute(read=lambda: f"{int(target.enabled)}\n",
+                                                write=lambda text: self.set_enabled(target,
+                                                                                    text))
             if target.driver == ISCSI:
                 for key, declaration in ISCSI_KEYS.items():
                     children[key] = Attribute(

@@ -148,9 +148,9 @@ class Applier:
             for target_name, target in driver.targets.items():
                 wanted = target.attributes.get("enabled")
                 if wanted is not None:
-                    self.set_attribute(f"targets/{driver_name}/{target_name}/enabled", wanted,
-                                       fresh=target_name not in running.drivers.get(
-                                           driver_name, Driver(driver_name)).targets)
+                    self.set_enabled(driver_name, target_name, wanted,
+                                     fresh=target_name not in running.drivers.get(
+                                         driver_name, Driver(driver_name)).targets)
         for driver_name, driver in config.drivers.items():
             wanted = driver.attributes.get("enabled")
             if wanted is not None:
@@ -158,6 +158,18 @@ class Applier:
         for name, value in config.attributes.items:
             self.set_attribute(name, value)
         return len(self.writes)
+
+    def set_enabled(self, driver: str, target: str, wanted: str, fresh: bool) -> None:
+        """A target's ``enabled``, if its driver has the switch: SCST makes none for drivers
+        that cannot enable targets (scst_local), and files saved where one was shown still
+        say ``enabled 0``, which is then no reason to fail."""
+        base = f"targets/{driver}/{target}"
+        if not (fresh and self.dry_run) and self.sysfs.is_dir(base) and not (
+                self.sysfs.is_file(f"{base}/enabled")):
+            self.warn(f"{base} has no enabled switch (its driver has none); enabled {wanted} "
+                      "ignored")
+            return
+        self.set_attribute(f"{base}/enabled", wanted, fresh=fresh)
 
     # -- validation ------------------------------------------------------------------------
 

@@ -74,7 +74,7 @@ def test_ls_summarises_devices_targets_luns_and_sessions(tree: MountedScst, disk
     assert (IQN, "enabled, 1 LUN, 0 sessions") in rows
     assert ("iscsi", "enabled, 1 target") in rows
     assert ("0", "disk1") in rows
-    assert ("local1", "disabled, 0 LUNs, 1 session") in rows
+    assert ("local1", "0 LUNs, 1 session") in rows  # scst_local has no enabled switch
     assert ("sess1", "sess1") in rows
     assert ("targets", "3 drivers") in rows and ("vdisk_fileio", "1 device") in rows
     # ls of a sub-path, with a depth
