@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from ..lio.access_plan import DEMO, GroupSpec, LunExport, plan_access
 from .devices import DeviceRegistry
 from .entry_names import check_entry_name, check_target_name, subdirectory
+from .fixed_knobs import GROUP_KNOBS, ISCSI_GROUP_KNOBS
 from .grammar import c_integer, invalid, next_word, parameters, split_command, words
 from .help_text import (
     ACCESS_MODE,
@@ -561,8 +562,15 @@ class Targets:
                     children[initiator] = Attribute(read=lambda i=initiator: f"{i}\n")
                 return children
 
-            return Directory(lambda: {"initiators": Directory(initiator_entries),
-                                      "luns": self.luns.directory(group.luns)})
+            def group_entries() -> dict[str, Node]:
+                children: dict[str, Node] = {"initiators": Directory(initiator_entries),
+                                             "luns": self.luns.directory(group.luns)}
+                knobs = GROUP_KNOBS + (ISCSI_GROUP_KNOBS if target.driver == ISCSI else ())
+                for knob in knobs:
+                    children[knob.name] = knob.node()
+                return children
+
+            return Directory(group_entries)
 
         def entries() -> dict[str, Node]:
             children: dict[str, Node] = {
