@@ -64,8 +64,10 @@ _BACKED = (
     Param("filename", creation=True, access=Access.READ_ONLY, key=Key.ALWAYS),
     _flag("write_through"),
     _flag("nv_cache"),
-    _flag("thin_provisioned"),
-    Param("size", creation=False, key=Key.NEVER),
+    # a key "when given at creation", whatever the value (SCST)
+    Param("thin_provisioned", "0", key=Key.WHEN_SET, flag=True),
+    # always a key, but read-only and no creation parameter: never saved
+    Param("size", creation=False, key=Key.ALWAYS),
     Param("size_mb", creation=False, key=Key.NEVER),
     Param("resync_size", creation=False, access=Access.WRITE_ONLY, key=Key.NEVER),
 )
@@ -85,7 +87,7 @@ HANDLER_PARAMS: dict[str, tuple[Param, ...]] = {
     "vcdrom": (
         Param("filename", "", creation=False, access=Access.READ_WRITE, key=Key.WHEN_SET),
         Param("tst", "1"),
-        Param("size", creation=False, key=Key.NEVER),
+        Param("size", creation=False, key=Key.ALWAYS),
         Param("size_mb", creation=False, key=Key.NEVER),
         *_IDENTITY[:3], _IDENTITY[4],
         Param("t10_dev_id", creation=False, access=Access.READ_WRITE, key=Key.WHEN_SET),

@@ -1,14 +1,16 @@
-"""SCST's per-group knobs that LIO has no counterpart for, shown at their defaults.
+"""SCST's writable knobs that LIO has no counterpart for, shown at their defaults.
 
-An initiator group's directory on SCST holds copies of the target's ``addr_method``,
-``io_grouping_type``, ``black_hole`` and ``cpu_mask`` and, for iSCSI, the driver's
-``per_sess_dedicated_tgt_threads`` (scst_sysfs.md 2.6, 5.6); tools list them
-(scstadmin's ``-list_grp_attr`` finds no group without them).  LIO cannot change any of
-them: it reports LUNs with one addressing method, runs each device's commands in its own
-worker (no I/O grouping, no per-session threads, no CPU mask) and does not drop commands.
-So each file is writable, as SCST's, but accepts only the value that means "as now" (a
-no-op) and refuses any other with EINVAL rather than pretending; their ``[key]`` rule is
-SCST's ("differs from the default"), so they never carry one.
+SCST has them and tools list them: the root's ``threads`` (global command threads), the
+iSCSI driver's ``iSNSServer``, and in an initiator group's directory copies of the
+target's ``addr_method``, ``io_grouping_type``, ``black_hole`` and ``cpu_mask`` and, for
+iSCSI, ``per_sess_dedicated_tgt_threads`` (scst_sysfs.md 2.1, 2.6, 5.6; scstadmin's
+``-list_grp_attr`` finds no group without them).  LIO cannot change any of them: it
+reports LUNs with one addressing method, runs each device's commands in its own worker (no
+global threads, no I/O grouping, no per-session threads, no CPU mask), does not drop
+commands and registers with no iSNS server.  So each file is writable, as SCST's, but
+accepts only the value that means "as now" (a no-op) and refuses any other with EINVAL
+rather than pretending; their ``[key]`` rule is SCST's ("differs from the default" or
+"when set"), so they never carry one.
 """
 
 from __future__ import annotations
@@ -42,10 +44,14 @@ class FixedKnob:
                           "is accepted")
 
 
+def _cpus() -> str:
+    return str(os.cpu_count() or 1)
+
+
 def all_cpus_mask() -> str:
     """Every CPU, as the kernel prints a cpumask (``%*pb``): hex in comma-separated 32-bit
     chunks, the first without leading zeros (``ff``, ``ffffffff,ffffffff``)."""
-    digits = f"{(1 << (os.cpu_count() or 1)) - 1:x}"
+    digits = f"{(1 << int(_cpus())) - 1:x}"
     chunks = []
     while digits:
         chunks.insert(0, digits[-8:])
@@ -57,6 +63,15 @@ def _is_all_cpus(text: str) -> bool:
     return int(text.replace(",", ""), 16) == int(all_cpus_mask().replace(",", ""), 16)
 
 
+ROOT_KNOBS = (
+    FixedKnob("threads", _cpus, lambda text: c_integer(text, "threads") == int(_cpus()),
+              "commands run in each device's own worker process, not in SCST's global "
+              "threads"),
+)
+ISCSI_DRIVER_KNOBS = (
+    FixedKnob("iSNSServer", lambda: "", lambda text: text == "",
+              "this target registers with no iSNS server (an empty write disables it)"),
+)
 GROUP_KNOBS = (
     FixedKnob("addr_method", lambda: "PERIPHERAL", lambda text: text.upper() == "PERIPHERAL",
               "LIO reports LUNs with one addressing method"),

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from ..lio.access_plan import DEMO, GroupSpec, LunExport, plan_access
 from .devices import DeviceRegistry
 from .entry_names import check_entry_name, check_target_name, subdirectory
-from .fixed_knobs import GROUP_KNOBS, ISCSI_GROUP_KNOBS
+from .fixed_knobs import GROUP_KNOBS, ISCSI_DRIVER_KNOBS, ISCSI_GROUP_KNOBS
 from .grammar import c_integer, invalid, next_word, parameters, split_command, words
 from .help_text import (
     ACCESS_MODE,
@@ -471,7 +471,7 @@ class Targets:
                 "version": Attribute(read=lambda: f"{VERSION}\n"),
                 "trace_level": Attribute(read=lambda: "out_of_mem | minor | pid | line | "
                                          "function | special | mgmt | mgmt_dbg\n"),
-                "iSNSServer": Attribute(read=lambda: "\n"),
+                **{knob.name: knob.node() for knob in ISCSI_DRIVER_KNOBS},
             }
             for file, value in self.discovery_users.items():
                 children[file] = Attribute(read=lambda v=value: f"{v}\n[key]\n", secret=True)

@@ -53,7 +53,9 @@ def announce(root: Path, disk: Path) -> None:
 def test_the_announcement_example_from_one_shot_commands(tree: MountedScst, disk: Path) -> None:
     announce(tree.root, disk)
     sysfs = ScstSysfs(tree.root)
-    assert sysfs.key_attributes("devices/disk1") == {"blocksize": "4096", "filename": str(disk)}
+    # fileio's size is always a key on SCST (read-only and no creation parameter: not saved)
+    assert sysfs.key_attributes("devices/disk1") == {"blocksize": "4096", "filename": str(disk),
+                                                     "size": str(disk.stat().st_size)}
     assert sysfs.readlink(f"targets/iscsi/{IQN}/luns/0/device") == "disk1"
     assert sysfs.attribute(f"targets/iscsi/{IQN}/enabled").value == "1"
     assert sysfs.attribute("targets/iscsi/enabled").value == "1"
@@ -198,7 +200,7 @@ def test_get_and_set_attributes(tree: MountedScst, disk: Path) -> None:
     assert "resync_size=<write-only> [wo]" in lines
     assert not any(line.startswith("mgmt") for line in lines)
     some = run_shell(tree.root, "/devices/disk1", "get", "attribute", "size", "blocksize")
-    assert some.out.splitlines() == ["size=4194304 [ro]", "blocksize=4096 [key] [ro]"]
+    assert some.out.splitlines() == ["size=4194304 [key] [ro]", "blocksize=4096 [key] [ro]"]
     changed = run_shell(tree.root, "/devices/disk1", "set", "attribute", "prod_id=shelldisk",
                         "usn=1234")
     assert changed.status == 0, changed.err
