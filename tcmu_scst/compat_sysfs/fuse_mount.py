@@ -333,7 +333,11 @@ def mount(
 
 
 def _load_mfusepy() -> Any:
-    """Imported on first mount: mfusepy loads libfuse when imported and fails without it."""
+    """Imported on first mount: mfusepy loads libfuse when imported and fails without it.
+    It takes libfuse.so.2 where both are installed, but the options of mount() are
+    libfuse3's (max_threads), so libfuse3 is asked for unless the caller chose a library."""
+    if "FUSE_LIBRARY_PATH" not in os.environ:
+        os.environ.setdefault("FUSE_LIBRARY_NAME", "fuse3")
     try:
         import mfusepy  # noqa: PLC0415
     except (ImportError, OSError) as error:

@@ -347,3 +347,15 @@ def test_a_busy_mount_is_detached_lazily(mountpoint, caplog):
     while handle.mounted:
         assert time.monotonic() < deadline, "the FUSE loop outlived the last open file"
         time.sleep(0.01)
+
+
+def test_libfuse3_is_loaded_even_where_libfuse2_is_installed_too() -> None:
+    """mfusepy takes libfuse.so.2 when both are installed (Debian keeps libfuse2 for older
+    programs); the mount's options (max_threads ...) are libfuse3's, so it asks for that."""
+    environment = {name: value for name, value in os.environ.items()
+                   if name not in ("FUSE_LIBRARY_NAME", "FUSE_LIBRARY_PATH")}
+    loaded = subprocess.run(
+        [sys.executable, "-c", "from tcmu_scst.compat_sysfs import fuse_mount; "
+                               "print(fuse_mount._load_mfusepy().fuse_version_major)"],
+        env=environment, capture_output=True, text=True, check=True)
+    assert loaded.stdout.strip() == "3"
