@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum
 
+from ..handlers.vdisk_nullio import DEFAULT_SIZE as NULLIO_DEFAULT_SIZE
+
 
 class Key(Enum):
     """When an attribute's file ends with ``[key]``."""
@@ -62,8 +64,10 @@ _BACKED = (
     Param("filename", creation=True, access=Access.READ_ONLY, key=Key.ALWAYS),
     _flag("write_through"),
     _flag("nv_cache"),
-    _flag("thin_provisioned"),
-    Param("size", creation=False, key=Key.NEVER),
+    # a key "when given at creation", whatever the value (SCST)
+    Param("thin_provisioned", "0", key=Key.WHEN_SET, flag=True),
+    # always a key, but read-only and no creation parameter: never saved
+    Param("size", creation=False, key=Key.ALWAYS),
     Param("size_mb", creation=False, key=Key.NEVER),
     Param("resync_size", creation=False, access=Access.WRITE_ONLY, key=Key.NEVER),
 )
@@ -75,14 +79,15 @@ HANDLER_PARAMS: dict[str, tuple[Param, ...]] = {
                       Param("offline", "0", creation=False, key=Key.NEVER)),
     "vdisk_nullio": (
         *_COMMON_DISK,
-        Param("size", "2748779069440", access=Access.READ_ONLY),
+        # [key] unless at the default: a saved creation parameter (size_mb never is)
+        Param("size", str(NULLIO_DEFAULT_SIZE), access=Access.READ_ONLY),
         Param("size_mb", creation=True, access=Access.READ_ONLY, key=Key.NEVER),
         _flag("dummy"),
     ),
     "vcdrom": (
         Param("filename", "", creation=False, access=Access.READ_WRITE, key=Key.WHEN_SET),
         Param("tst", "1"),
-        Param("size", creation=False, key=Key.NEVER),
+        Param("size", creation=False, key=Key.ALWAYS),
         Param("size_mb", creation=False, key=Key.NEVER),
         *_IDENTITY[:3], _IDENTITY[4],
         Param("t10_dev_id", creation=False, access=Access.READ_WRITE, key=Key.WHEN_SET),

@@ -68,16 +68,18 @@ class Device:
         return self.params.get("read_only", "0") not in ("0", "")
 
 
-def _key(param: Param, device: Device) -> bool:
+def _key(param: Param, device: Device, shown: str) -> bool:
+    """Whether the file of ``param``, showing ``shown``, ends with ``[key]``.  A default is
+    compared with what the file shows, not with what was given: a nullio device made with
+    ``size_mb=16`` shows a ``size`` that is not the default, and only ``size`` is saved."""
     if param.key is Key.ALWAYS:
         return True
     if param.key is Key.WHEN_SET:
         return param.name in device.params
     if param.key is Key.NON_DEFAULT:
-        value = device.value(param)
         if param.flag:
-            return (int(value or "0", 0) & 1) != (int(param.default or "0", 0) & 1)
-        return param.name in device.params and value != param.default
+            return (int(shown or "0", 0) & 1) != (int(param.default or "0", 0) & 1)
+        return shown != param.default
     return False
 
 
@@ -221,7 +223,7 @@ class DeviceRegistry:
             value = device.value(param)
             if param.flag:
                 value = str(int(value or "0", 0) & 1)
-        return value + ("\n[key]\n" if _key(param, device) else "\n")
+        return value + ("\n[key]\n" if _key(param, device, value) else "\n")
 
     def _identity_default(self, device: Device, name: str) -> str:
         vendor = "SCST_BIO" if device.handler == "vdisk_blockio" else "SCST_FIO"

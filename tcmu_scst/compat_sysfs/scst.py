@@ -12,6 +12,7 @@ from collections.abc import Callable
 
 from .device_groups import device_groups_directory
 from .devices import DeviceRegistry
+from .fixed_knobs import ROOT_KNOBS
 from .grammar import c_integer, invalid
 from .luns import LunManager
 from .nodes import Attribute, Directory, Node, Tree
@@ -57,7 +58,7 @@ class ScstSystem:
             "version": Attribute(read=lambda: f"SCST version: {VERSION}\n"),
             "last_sysfs_mgmt_res": Attribute(read=lambda: f"{self.tree.last_result}\n"),
             "setup_id": Attribute(read=self._read_setup_id, write=self._write_setup_id),
-            "threads": Attribute(read=lambda: "1\n"),
+            **{knob.name: knob.node() for knob in ROOT_KNOBS},
             "trace_level": Attribute(read=lambda: "out_of_mem | minor | pid | line | function "
                                      "| special | mgmt | mgmt_dbg\n"),
             "handlers": self.devices.handlers_directory(),

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from ..lio.access_plan import DEMO, GroupSpec, LunExport, plan_access
 from .devices import DeviceRegistry
 from .entry_names import check_entry_name, check_target_name, subdirectory
+from .fixed_knobs import GROUP_KNOBS, ISCSI_DRIVER_KNOBS, ISCSI_GROUP_KNOBS
 from .grammar import c_integer, invalid, next_word, parameters, split_command, words
 from .help_text import (
     ACCESS_MODE,
@@ -470,7 +471,7 @@ class Targets:
                 "version": Attribute(read=lambda: f"{VERSION}\n"),
                 "trace_level": Attribute(read=lambda: "out_of_mem | minor | pid | line | "
                                          "function | special | mgmt | mgmt_dbg\n"),
-                "iSNSServer": Attribute(read=lambda: "\n"),
+                **{knob.name: knob.node() for knob in ISCSI_DRIVER_KNOBS},
             }
             for file, value in self.discovery_users.items():
                 children[file] = Attribute(read=lambda v=value: f"{v}\n[key]\n", secret=True)
@@ -523,8 +524,6 @@ class Targets:
     def _target_directory(self, target: Target) -> Directory:
         def entries() -> dict[str, Node]:
             children: dict[str, Node] = {
-                "enabled": Attribute(read=lambda: f"{int(target.enabled)}\n",
-                                     write=lambda text: self.set_enabled(target, text)),
                 "rel_tgt_id": Attribute(
                     read=lambda: f"{target.rel_tgt_id}\n" + ("[key]\n" if target.rel_tgt_id
                                                              else ""),
@@ -534,6 +533,10 @@ class Targets:
                 "ini_groups": self._groups_directory(target),
                 "sessions": self._sessions_directory(target),
             }
+            if target.driver != LOCAL:  # scst_local cannot enable targets: no switch (SCST)
+                children["enabled"] = Attribute(read=lambda: f"{int(target.enabled)}\n",
+                                                write=lambda text: self.set_enabled(target,
+                                                                                    text))
             if target.driver == ISCSI:
                 for key, declaration in ISCSI_KEYS.items():
                     children[key] = Attribute(
@@ -559,8 +562,15 @@ class Targets:
                     children[initiator] = Attribute(read=lambda i=initiator: f"{i}\n")
                 return children
 
-            return Directory(lambda: {"initiators": Directory(initiator_entries),
-                                      "luns": self.luns.directory(group.luns)})
+            def group_entries() -> dict[str, Node]:
+                children: dict[str, Node] = {"initiators": Directory(initiator_entries),
+                                             "luns": self.luns.directory(group.luns)}
+                knobs = GROUP_KNOBS + (ISCSI_GROUP_KNOBS if target.driver == ISCSI else ())
+                for knob in knobs:
+                    children[knob.name] = knob.node()
+                return children
+
+            return Directory(group_entries)
 
         def entries() -> dict[str, Node]:
             children: dict[str, Node] = {

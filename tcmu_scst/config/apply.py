@@ -148,9 +148,9 @@ class Applier:
             for target_name, target in driver.targets.items():
                 wanted = target.attributes.get("enabled")
                 if wanted is not None:
-                    self.set_attribute(f"targets/{driver_name}/{target_name}/enabled", wanted,
-                                       fresh=target_name not in running.drivers.get(
-                                           driver_name, Driver(driver_name)).targets)
+                    self.set_enabled(driver_name, target_name, wanted,
+                                     fresh=target_name not in running.drivers.get(
+                                         driver_name, Driver(driver_name)).targets)
         for driver_name, driver in config.drivers.items():
             wanted = driver.attributes.get("enabled")
             if wanted is not None:
@@ -158,6 +158,18 @@ class Applier:
         for name, value in config.attributes.items:
             self.set_attribute(name, value)
         return len(self.writes)
+
+    def set_enabled(self, driver: str, target: str, wanted: str, fresh: bool) -> None:
+        """A target's ``enabled``, if its driver has the switch: SCST makes none for drivers
+        that cannot enable targets (scst_local), and files saved where one was shown still
+        say ``enabled 0``, which is then no reason to fail."""
+        base = f"targets/{driver}/{target}"
+        if not (fresh and self.dry_run) and self.sysfs.is_dir(base) and not (
+                self.sysfs.is_file(f"{base}/enabled")):
+            self.warn(f"{base} has no enabled switch (its driver has none); enabled {wanted} "
+                      "ignored")
+            return
+        self.set_attribute(f"{base}/enabled", wanted, fresh=fresh)
 
     # -- validation ------------------------------------------------------------------------
 
@@ -395,16 +407,35 @@ class Applier:
     def apply_dynamic(self, base: str, attributes: Attributes, dynamic: tuple[str, ...],
                       command: Callable[[str, str, str], tuple[str, str]],
                       fresh: bool = False) -> None:
-        """Add and delete instances of dynamic attributes by value (deletions first: LIO
-        keeps one CHAP account per target, so a changed secret must go before the new)."""
+        """Add and delete instances of dynamic attributes by value.
+
+        An instance is named by its first word (SCST deletes ``IncomingUser joe`` by the user
+        name), so a live value the file lacks is either gone from the file or replaced by
+        another value of the same name (a changed secret).  Either way it is removed only
+        with ``force``, deletions first (LIO keeps one CHAP account per target, so the old
+        secret must go before the new); without, it is a warning, and a replacing value is
+        not added either (the tree would refuse the second account of that user).  Warnings
+        name the user, never the secret.
+        """
         for name in dynamic:
             wanted = attributes.values(name)
             live = [] if fresh else self.tree.dynamic_values(base, name)
-            for value in live:
-                if value not in wanted:
+            stale = [value for value in live if value not in wanted]
+            kept: set[str] = set()
+            for value in stale:
+                if self.force:
                     self.write(*command("del", name, value))
+                    continue
+                identity = _first_word(value)
+                kept.add(identity)
+                if any(_first_word(other) == identity for other in wanted):
+                    self.warn(f"{base}: {name} {identity} has another value in the "
+                              "configuration; use -force to replace it")
+                else:
+                    self.warn(f"{base}: {name} {identity} is not in the configuration; use "
+                              "-force to remove it")
             for value in wanted:
-                if value not in live:
+                if value not in live and _first_word(value) not in kept:
                     self.write(*command("add", name, value))
 
     def set_static(self, base: str, name: str, value: str, fresh: bool = False) -> None:
@@ -426,19 +457,24 @@ class Applier:
         dynamic = help_.lists.get(TARGET_DYNAMIC, ())
         fresh = live is None
         if live is None:
-            creation = [(name, value) for name, value in target.attributes.items
-                        if name in parameters]
+            # one value per creation parameter: add_target makes one session, the other
+            # session_name lines are add_session below
+            creation: dict[str, str] = {}
+            for name, value in target.attributes.items:
+                if name in parameters:
+                    creation.setdefault(name, value)
             text = f"add_target {target.name}"
             if creation:
-                text += " " + "".join(f"{name}={value};" for name, value in creation)
+                text += " " + "".join(f"{name}={value};" for name, value in creation.items())
             if not self.write(f"targets/{driver}/mgmt", text):
                 return
             live = Target(target.name)
-        else:
-            if target.attributes.get("enabled") == "0" and live.attributes.get("enabled") == "1":
-                self.write(f"{base}/enabled", "0")  # disable first when the file says so
-            if "session_name" in parameters:
-                self.apply_sessions(driver, target, live)
+            for name, value in creation.items():
+                live.attributes.add(name, value)
+        elif target.attributes.get("enabled") == "0" and live.attributes.get("enabled") == "1":
+            self.write(f"{base}/enabled", "0")  # disable first when the file says so
+        if "session_name" in parameters:
+            self.apply_sessions(driver, target, live)
         self.apply_dynamic(base, target.attributes, dynamic,
                            lambda verb, name, value: (
                                f"targets/{driver}/mgmt",
@@ -468,8 +504,13 @@ class Applier:
         wanted = target.attributes.values("session_name")
         current = live.attributes.values("session_name")
         for session in current:
-            if session not in wanted and self.force:
+            if session in wanted:
+                continue
+            if self.force:
                 self.write(f"targets/{driver}/mgmt", f"del_session {target.name} {session}")
+            else:
+                self.warn(f"session {session} of {target.name} is not in the configuration; "
+                          "use -force to remove it")
         for session in wanted:
             if session not in current:
                 self.write(f"targets/{driver}/mgmt", f"add_session {target.name} {session}")
@@ -552,6 +593,11 @@ class Applier:
             else:
                 self.write(f"{base}/{group.name}/initiators/mgmt", f"add {initiator}")
             current.initiators.append(initiator)
+
+
+def _first_word(value: str) -> str:
+    """What names one instance of a dynamic attribute: the user of ``joe 12charsecret``."""
+    return value.split(maxsplit=1)[0] if value.split() else value
 
 
 def clear(sysfs: ScstSysfs, log: Callable[[str], None] | None = None) -> list[Write]:

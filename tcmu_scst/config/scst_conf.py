@@ -1,10 +1,13 @@
 """scst.conf, scstadmin's configuration file: parse into :mod:`.model`, format back.
 
-The grammar (scst.conf(5)): one statement per line, ``NAME [VALUE ...]``; a statement that
+The grammar (scst.conf(5)): one statement per line, ``NAME [VALUE]``; a statement that
 ends in ``{`` opens a block that a ``}`` closes (the brace may also stand on the next line,
 and a whole block may sit on one line: ``LUN 0 disk1 { read_only 1 }``); ``#`` starts a
 comment unless escaped; ``\\`` escapes the next character; double quotes keep blanks inside
-one value (``IncomingUser "joe 12charsecret"``).
+one value (``IncomingUser "joe 12charsecret"``).  Nothing but the line end separates
+statements: neither scst.conf(5) nor scstadmin's parser knows ``;``, so an unquoted ``;``
+and an attribute with a second unquoted value word are refused (``enabled 1; LUN 0 d``
+would otherwise be the value of ``enabled``, and the LUN lost).
 
 Everything is checked while parsing, so a malformed file is refused with the number of the
 line at fault before anything is changed.  Formatting quotes and escapes exactly what the
@@ -76,6 +79,10 @@ def tokens(text: str, source: str = "") -> Iterator[Token]:
                     continue
                 if char.isspace() or char == "#":
                     break
+                if char == ";":
+                    raise ConfigError("';' does not separate statements in scst.conf: put each "
+                                      "statement on a line of its own (quote or escape a ';' "
+                                      "that belongs to a value)", number, source)
                 word.append(char)
                 index += 1
             joined = "".join(word)
@@ -182,9 +189,19 @@ class _Reader:
         if statement.body is not None:
             raise self.error(f"unknown section {statement.words[0]!r} in {where}",
                              statement.line)
-        if len(statement.words) < 2:
-            raise self.error(f"attribute {statement.words[0]!r} has no value", statement.line)
-        attributes.add(statement.words[0], " ".join(statement.words[1:]), statement.line)
+        attributes.add(statement.words[0], self.value(statement), statement.line)
+
+    def value(self, statement: Statement) -> str:
+        """An attribute line's one value (scst.conf(5): a value with blanks is quoted)."""
+        name, *values = statement.words
+        if not values:
+            raise self.error(f"attribute {name!r} has no value", statement.line)
+        if len(values) > 1:
+            raise self.error(f"attribute {name!r} has more than one value "
+                             f"({' '.join(quote(value) for value in values)}): one statement "
+                             "per line, and a value with blanks goes in double quotes",
+                             statement.line)
+        return values[0]
 
     def read(self, body: list[Statement]) -> ScstConfig:
         for statement in body:
@@ -292,10 +309,8 @@ class _Reader:
         for item in statement.body or []:
             if item.body is not None:
                 block.children.append(self.raw(item))
-            elif len(item.words) >= 2:
-                block.attributes.add(item.words[0], " ".join(item.words[1:]), item.line)
             else:
-                raise self.error(f"attribute {item.words[0]!r} has no value", item.line)
+                block.attributes.add(item.words[0], self.value(item), item.line)
         return block
 
 
@@ -317,13 +332,12 @@ def parse_file(path: str) -> ScstConfig:
 
 # --- formatting ---------------------------------------------------------------------------
 
-_SPECIAL = set(' \t"#\\{}')
-
-
 def quote(word: str) -> str:
-    """``word`` as one scst.conf token: quoted if it holds blanks, escapes for ``"#\\``."""
+    """``word`` as one scst.conf token: quoted if it holds blanks or ``;`` (which the parser
+    refuses unquoted), escapes for ``"#\\``."""
     escaped = "".join("\\" + char if char in '"#\\' else char for char in word)
-    if word == "" or any(char.isspace() for char in word) or word in (OPEN, CLOSE):
+    if word == "" or any(char.isspace() or char == ";" for char in word) or word in (
+            OPEN, CLOSE):
         return f'"{escaped}"'
     return escaped
 

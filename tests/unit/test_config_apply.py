@@ -126,10 +126,17 @@ def test_one_attribute_differs_one_write(tree: MountedScst, tmp_path: Path,
     assert sysfs.attribute("devices/vm_store/t10_vend_id").value == "ACME2"
     assert len(tree.realizer.calls) - calls <= 1  # at most the worker is told
 
-    chap = Applier(sysfs)
-    chap.apply(parse(text.replace('"vmhost topsecret1234"', '"vmhost newsecret12345"')
-                     .replace("t10_vend_id ACME", "t10_vend_id ACME2")))
+    new_secret = parse(text.replace('"vmhost topsecret1234"', '"vmhost newsecret12345"')
+                       .replace("t10_vend_id ACME", "t10_vend_id ACME2"))
     target = "iqn.2024-01.com.example:storage.vm"
+    unforced = Applier(sysfs)  # the old account must go first: that waits for -force
+    unforced.apply(new_secret)
+    assert unforced.writes == []
+    assert [warning for warning in unforced.warnings if "access_mode" not in warning] == [
+        f"targets/iscsi/{target}: IncomingUser vmhost has another value in the "
+        "configuration; use -force to replace it"]
+    chap = Applier(sysfs, force=True)
+    chap.apply(new_secret)
     assert [write.text for write in chap.writes] == [
         f"del_target_attribute {target} IncomingUser vmhost topsecret1234",
         f"add_target_attribute {target} IncomingUser vmhost newsecret12345"]

@@ -46,7 +46,9 @@ def test_reads_writes_and_errors_through_the_mount(tree: MountedScst, tmp_path: 
     assert "filename" in sysfs.mgmt_help("handlers/vdisk_fileio").parameters
     sysfs.write("handlers/vdisk_fileio/mgmt", f"add_device disk1 filename={disk}; blocksize=4096")
     assert sysfs.attribute("devices/disk1/blocksize") == AttributeValue("4096", True)
-    assert sysfs.key_attributes("devices/disk1") == {"blocksize": "4096", "filename": str(disk)}
+    # fileio's size is always a key on SCST (read-only and no creation parameter: not saved)
+    assert sysfs.key_attributes("devices/disk1") == {"blocksize": "4096", "filename": str(disk),
+                                                     "size": str(disk.stat().st_size)}
     assert sysfs.readlink("devices/disk1/handler") == "vdisk_fileio"
     assert "disk1" in sysfs.links("handlers/vdisk_fileio")
     assert "devices/disk1/blocksize" in set(sysfs.walk("devices"))

@@ -21,6 +21,10 @@ MALFORMED = {
     "procfs_era.conf": (1, "SCST 1.x"),
     "initiator_in_two_groups.conf": (7, "INITIATOR a is in two groups"),
     "device_twice.conf": (5, "DEVICE n1 is defined twice"),
+    # scst.conf(5) and scstadmin's parser have no statement separator but the line end
+    "semicolon_statements.conf": (5, "';' does not separate statements"),
+    # values with blanks must be quoted (scst.conf(5)); unquoted, it is a second statement
+    "unquoted_blanks.conf": (5, "attribute 'enabled' has more than one value"),
 }
 
 
@@ -83,7 +87,8 @@ def test_one_line_blocks_and_braces_on_the_next_line() -> None:
 
 
 def test_quoting_survives_every_special_character() -> None:
-    for word in ["plain", "with blank", 'a"quote', "hash#mark", "back\\slash", "", "{", "}"]:
+    for word in ["plain", "with blank", 'a"quote', "hash#mark", "back\\slash", "", "{", "}",
+                 "semi;colon", ";"]:
         config = parse(f"setup_id {quote(word)}\n") if word else parse('setup_id ""\n')
         assert config.attributes.get("setup_id") == word, word
     values = Attributes()
@@ -97,3 +102,15 @@ def test_multi_instance_attributes_keep_every_value_in_order() -> None:
                    '  IncomingUser "b 123456789012"\n }\n}\n')
     assert config.drivers["iscsi"].targets["t"].attributes.values("IncomingUser") == [
         "a 123456789012", "b 123456789012"]
+
+
+def test_a_semicolon_is_part_of_a_value_only_quoted_or_escaped() -> None:
+    """No ';' separates statements (scst.conf(5), scstadmin's parseStanza); refused wherever
+    it stands unquoted, so ``enabled 1;`` never becomes the value ``1;``."""
+    for text in ("setup_id 1;\n", "setup_id 1 ;\n", "setup_id ;1\n",
+                 "HANDLER vdisk_nullio {\n DEVICE n1 { blocksize 4096; }\n}\n"):
+        with pytest.raises(ConfigError, match="';' does not separate statements"):
+            parse(text, "f.conf")
+    assert parse('setup_id "1;2"\n').attributes.get("setup_id") == "1;2"
+    assert parse("setup_id 1\\;2\n").attributes.get("setup_id") == "1;2"
+    assert parse("setup_id 1 # comment; with a semicolon\n").attributes.get("setup_id") == "1"

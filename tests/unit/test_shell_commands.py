@@ -53,7 +53,9 @@ def announce(root: Path, disk: Path) -> None:
 def test_the_announcement_example_from_one_shot_commands(tree: MountedScst, disk: Path) -> None:
     announce(tree.root, disk)
     sysfs = ScstSysfs(tree.root)
-    assert sysfs.key_attributes("devices/disk1") == {"blocksize": "4096", "filename": str(disk)}
+    # fileio's size is always a key on SCST (read-only and no creation parameter: not saved)
+    assert sysfs.key_attributes("devices/disk1") == {"blocksize": "4096", "filename": str(disk),
+                                                     "size": str(disk.stat().st_size)}
     assert sysfs.readlink(f"targets/iscsi/{IQN}/luns/0/device") == "disk1"
     assert sysfs.attribute(f"targets/iscsi/{IQN}/enabled").value == "1"
     assert sysfs.attribute("targets/iscsi/enabled").value == "1"
@@ -74,7 +76,7 @@ def test_ls_summarises_devices_targets_luns_and_sessions(tree: MountedScst, disk
     assert (IQN, "enabled, 1 LUN, 0 sessions") in rows
     assert ("iscsi", "enabled, 1 target") in rows
     assert ("0", "disk1") in rows
-    assert ("local1", "disabled, 0 LUNs, 1 session") in rows
+    assert ("local1", "0 LUNs, 1 session") in rows  # scst_local has no enabled switch
     assert ("sess1", "sess1") in rows
     assert ("targets", "3 drivers") in rows and ("vdisk_fileio", "1 device") in rows
     # ls of a sub-path, with a depth
@@ -198,7 +200,7 @@ def test_get_and_set_attributes(tree: MountedScst, disk: Path) -> None:
     assert "resync_size=<write-only> [wo]" in lines
     assert not any(line.startswith("mgmt") for line in lines)
     some = run_shell(tree.root, "/devices/disk1", "get", "attribute", "size", "blocksize")
-    assert some.out.splitlines() == ["size=4194304 [ro]", "blocksize=4096 [key] [ro]"]
+    assert some.out.splitlines() == ["size=4194304 [key] [ro]", "blocksize=4096 [key] [ro]"]
     changed = run_shell(tree.root, "/devices/disk1", "set", "attribute", "prod_id=shelldisk",
                         "usn=1234")
     assert changed.status == 0, changed.err

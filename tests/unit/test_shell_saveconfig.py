@@ -45,7 +45,9 @@ def test_save_then_restore_brings_the_configuration_back(tree: MountedScst,
     result = run_shell(tree.root, "restoreconfig", str(saved))
     assert result.status == 0, result.err
     assert result.out.splitlines()[-1] == f"restoreconfig: done ({saved})"
-    assert sysfs.key_attributes("devices/disk1") == {"blocksize": "4096", "filename": str(disk)}
+    # fileio's size is always a key on SCST (read-only and no creation parameter: not saved)
+    assert sysfs.key_attributes("devices/disk1") == {"blocksize": "4096", "filename": str(disk),
+                                                     "size": str(disk.stat().st_size)}
     assert sysfs.readlink(f"targets/iscsi/{IQN}/luns/0/device") == "disk1"
     assert sysfs.attribute(f"targets/iscsi/{IQN}/enabled").value == "1"
 
