@@ -333,11 +333,22 @@ def mount(
 
 
 def _load_mfusepy() -> Any:
-    """Imported on first mount: mfusepy loads libfuse when imported and fails without it."""
+    """Imported on first mount: mfusepy loads libfuse when imported and fails without it.
+
+    mfusepy looks for libfuse 2 first (``find_library("fuse")``), so on a host that has both
+    it would load the old library, which refuses our libfuse 3 options at mount.  Unless the
+    caller chose a library (mfusepy's ``FUSE_LIBRARY_PATH``/``FUSE_LIBRARY_NAME``), ask for 3.
+    """
+    chosen = "FUSE_LIBRARY_PATH" in os.environ or "FUSE_LIBRARY_NAME" in os.environ
+    if not chosen:
+        os.environ["FUSE_LIBRARY_NAME"] = "fuse3"
     try:
         import mfusepy  # noqa: PLC0415
     except (ImportError, OSError) as error:
         raise MountError(f"libfuse3 or mfusepy is not usable: {error}") from error
+    finally:
+        if not chosen:
+            del os.environ["FUSE_LIBRARY_NAME"]
     return mfusepy
 
 
