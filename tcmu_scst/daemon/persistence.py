@@ -48,6 +48,10 @@ class Persistence:
         self._thread: threading.Thread | None = None
         self._last_text: str | None = None
         self._paused = False
+        # changes flagged so far and changes covered by a finished save (for settle())
+        self._progress = threading.Condition()
+        self._flagged = 0
+        self._covered = 0
 
     # -- start -----------------------------------------------------------------------------
 
@@ -111,7 +115,19 @@ class Persistence:
     def changed(self, _path: str = "") -> None:
         """Called by the tree after a write succeeded (under its lock: only flag it)."""
         if not self._paused:
+            with self._progress:
+                self._flagged += 1
             self._changed.set()
+
+    def settle(self, timeout: float | None = None) -> bool:
+        """Wait until every change flagged before this call is saved (False on timeout).
+
+        For callers that must see the file after their writes (benchmarks, tests) without
+        guessing how long the debounce and the save take.
+        """
+        with self._progress:
+            wanted = self._flagged
+            return self._progress.wait_for(lambda: self._covered >= wanted, timeout)
 
     def _run(self) -> None:
         while not self._stopping.is_set():
@@ -119,7 +135,12 @@ class Persistence:
                 continue
             time.sleep(self.debounce)  # a burst of writes: one save
             self._changed.clear()
+            with self._progress:
+                covering = self._flagged
             self.save()
+            with self._progress:
+                self._covered = max(self._covered, covering)
+                self._progress.notify_all()
 
     def save(self) -> None:
         try:
