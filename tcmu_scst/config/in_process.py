@@ -11,7 +11,13 @@ from __future__ import annotations
 
 import errno
 
-from ..compat_sysfs.nodes import Attribute, Directory, Link, Tree
+from ..compat_sysfs.nodes import Attribute, Directory, Link, Node, Tree
+
+
+def _kind(node: Node) -> str:
+    if isinstance(node, Link):
+        return "link"
+    return "dir" if isinstance(node, Directory) else "file"
 
 
 class InProcessAccess:
@@ -31,9 +37,13 @@ class InProcessAccess:
             if error.errno in (errno.ENOENT, errno.ENOTDIR):
                 return None
             raise
-        if isinstance(node, Link):
-            return "link"
-        return "dir" if isinstance(node, Directory) else "file"
+        return _kind(node)
+
+    def scan(self, relative: str) -> dict[str, str]:
+        node = self.tree.lookup(self._absolute(relative))
+        if not isinstance(node, Directory):
+            raise OSError(errno.ENOTDIR, f"{relative}: not a directory")
+        return {name: _kind(child) for name, child in node.entries().items()}
 
     def mode(self, relative: str) -> int:
         return self.tree.lookup(self._absolute(relative)).mode
@@ -42,8 +52,11 @@ class InProcessAccess:
         node = self.tree.lookup(self._absolute(relative))
         return isinstance(node, Attribute) and node.read is not None
 
-    def listdir(self, relative: str) -> list[str]:
-        return self.tree.listdir(self._absolute(relative))
+    def hold(self) -> None:
+        """Nothing to keep: a lookup in the tree object costs no round trip."""
+
+    def release(self) -> None:
+        """Nothing was kept."""
 
     def readlink(self, relative: str) -> str:
         node = self.tree.lookup(self._absolute(relative))
