@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import errno
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 from ..handlers.backing_files import check_backing_path
@@ -31,7 +31,7 @@ from .declarations import (
 from .entry_names import check_entry_name
 from .grammar import invalid, next_word, parameters, split_command, words
 from .help_text import handler_usage
-from .nodes import Attribute, Directory, Link, Node
+from .nodes import Attribute, Directory, Link, Node, ObjectDirectory, fixed
 from .realizer import DeviceRequest, Realizer
 
 log = logging.getLogger(__name__)
@@ -79,6 +79,27 @@ def _key(param: Param, device: Device) -> bool:
             return (int(value or "0", 0) & 1) != (int(param.default or "0", 0) & 1)
         return param.name in device.params and value != param.default
     return False
+
+
+class HandlerDevices(Mapping[str, Device]):
+    """The devices of one handler, as a view of all devices: one is found by name without
+    looking at the others."""
+
+    def __init__(self, devices: dict[str, Device], handler: str):
+        self._devices = devices
+        self._handler = handler
+
+    def __getitem__(self, name: str) -> Device:
+        device = self._devices[name]
+        if device.handler != self._handler:
+            raise KeyError(name)
+        return device
+
+    def __iter__(self) -> Iterator[str]:
+        return (name for name, device in self._devices.items() if device.handler == self._handler)
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
 
 
 class DeviceRegistry:
@@ -262,25 +283,23 @@ class DeviceRegistry:
         return Attribute(read=read)
 
     def devices_directory(self) -> Directory:
-        return Directory(lambda: {name: self.device_directory(device)
-                                  for name, device in self.devices.items()})
+        return ObjectDirectory(dict, lambda: self.devices,
+                               lambda name, device: self.device_directory(device))
 
     def handler_directory(self, handler: str) -> Directory:
-        def entries() -> dict[str, Node]:
-            children: dict[str, Node] = {
+        def own() -> dict[str, Node]:
+            return {
                 "mgmt": Attribute(read=lambda: handler_usage(handler),
                                   write=lambda text: self.mgmt(handler, text)),
                 "type": Attribute(read=lambda: HANDLER_TYPES[handler] + "\n"),
                 "trace_level": Attribute(read=lambda: "out_of_mem | minor | pid | line | "
                                          "function | special | mgmt | mgmt_dbg\n"),
             }
-            for name, device in self.devices.items():
-                if device.handler == handler:
-                    children[name] = Link(f"../../devices/{name}")
-            return children
 
-        return Directory(entries)
+        return ObjectDirectory(own, lambda: HandlerDevices(self.devices, handler),
+                               lambda name, device: Link(f"../../devices/{name}"),
+                               objects_are_directories=False)
 
     def handlers_directory(self) -> Directory:
-        return Directory(lambda: {handler: self.handler_directory(handler)
-                                  for handler in HANDLER_TYPES})
+        return Directory(fixed({handler: self.handler_directory(handler)
+                                for handler in HANDLER_TYPES}))

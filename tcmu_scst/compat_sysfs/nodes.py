@@ -16,6 +16,7 @@ import stat
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from .one_command import check_command
 
@@ -68,6 +69,51 @@ class Directory(Node):
     entries: Callable[[], Mapping[str, Node]] = field(default=lambda: {})
     mode: int = DIRECTORY
 
+    def child(self, name: str) -> Node | None:
+        """One entry (every lookup of a path asks this of each directory on the way)."""
+        return self.entries().get(name)
+
+    def subdirectory_count(self) -> int:
+        """How many entries are directories (a directory's link count is 2 plus that)."""
+        return sum(isinstance(child, Directory) for child in self.entries().values())
+
+
+class ObjectDirectory(Directory):
+    """A directory with a few entries of its own (``mgmt``, ``enabled`` ...) and one per
+    object of a collection that can be large: ``devices/``, a handler's device links, a
+    driver's targets, a LUN set.  The kernel looks up every component of every path it is
+    given (its caches are off, see fuse_mount), so finding one entry, or counting the
+    subdirectories, must not build an entry for each of a thousand objects.
+
+    ``own()`` gives the entries of its own, ``objects()`` the collection by entry name and
+    ``node(name, object)`` an object's entry; an object's entry takes the place of an own
+    entry of the same name (the tree refuses such names: entry_names).
+    """
+
+    def __init__(self, own: Callable[[], Mapping[str, Node]],
+                 objects: Callable[[], Mapping[str, Any]],
+                 node: Callable[[str, Any], Node], objects_are_directories: bool = True):
+        super().__init__(self._all)
+        self.own = own
+        self.objects = objects
+        self.node = node
+        self.objects_are_directories = objects_are_directories
+
+    def _all(self) -> dict[str, Node]:
+        children = dict(self.own())
+        children.update((name, self.node(name, item)) for name, item in self.objects().items())
+        return children
+
+    def child(self, name: str) -> Node | None:
+        item = self.objects().get(name)
+        if item is not None:
+            return self.node(name, item)
+        return self.own().get(name)
+
+    def subdirectory_count(self) -> int:
+        own = sum(isinstance(child, Directory) for child in self.own().values())
+        return own + (len(self.objects()) if self.objects_are_directories else 0)
+
 
 def constant(text: str) -> Callable[[], str]:
     return lambda: text
@@ -91,14 +137,17 @@ class Tree:
         for part in [part for part in path.split("/") if part]:
             if not isinstance(node, Directory):
                 raise OSError(errno.ENOTDIR, f"{path}: not a directory")
-            child = node.entries().get(part)
+            child = node.child(part)
             if child is None:
                 raise OSError(errno.ENOENT, f"{path}: no such file or directory")
             node = child
         return node
 
     def read(self, path: str) -> str:
-        node = self.lookup(path)
+        return self.render(self.lookup(path), path)
+
+    def render(self, node: Node, path: str) -> str:
+        """The text a read of ``node`` (found at ``path``) shows."""
         if isinstance(node, Directory):
             raise OSError(errno.EISDIR, f"{path}: is a directory")
         if not isinstance(node, Attribute) or node.read is None:

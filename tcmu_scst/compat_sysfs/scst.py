@@ -13,7 +13,7 @@ from collections.abc import Callable
 from .devices import DeviceRegistry
 from .grammar import c_integer, invalid
 from .luns import LunManager
-from .nodes import Attribute, Directory, Node, Tree
+from .nodes import Attribute, Directory, Node, Tree, fixed
 from .realizer import Realizer
 from .targets import VERSION, Targets
 
@@ -49,7 +49,9 @@ class ScstSystem:
         self.luns = LunManager(self.devices, realizer)
         self.targets = Targets(self.devices, self.luns, realizer)
         self.setup_id = 0
-        self.tree = ScstTree(Directory(self._root_entries))
+        # the root's entries are always the same nodes (their contents change): built once,
+        # not at every lookup of every path
+        self.tree = ScstTree(Directory(fixed(self._root_entries())))
 
     def _root_entries(self) -> dict[str, Node]:
         return {

@@ -27,7 +27,7 @@ from .help_text import (
 )
 from .iscsi_params import CHAP_ATTRIBUTES, ISCSI_KEYS, MIN_SECRET
 from .luns import LunManager, LunSet
-from .nodes import Attribute, Directory, Link, Node
+from .nodes import Attribute, Directory, Link, Node, ObjectDirectory, fixed
 from .realizer import ConnectionInfo, Realizer, SessionInfo
 
 log = logging.getLogger(__name__)
@@ -133,6 +133,9 @@ class Targets:
         self.targets: dict[str, dict[str, Target]] = {ISCSI: {}, LOCAL: {}, FCOE: {}}
         self.iscsi_enabled = False
         self.discovery_users: dict[str, str] = {}
+        self._directory = Directory(fixed({ISCSI: self._iscsi_directory(),
+                                           LOCAL: self._local_directory(),
+                                           FCOE: self._fc_directory()}))
 
     # --- targets --------------------------------------------------------------------------
 
@@ -454,11 +457,11 @@ class Targets:
     # --- tree -----------------------------------------------------------------------------
 
     def directory(self) -> Directory:
-        return Directory(lambda: {ISCSI: self._iscsi_directory(), LOCAL: self._local_directory(),
-                                  FCOE: self._fc_directory()})
+        """``targets/``: its three driver directories are always the same nodes."""
+        return self._directory
 
     def _iscsi_directory(self) -> Directory:
-        def entries() -> dict[str, Node]:
+        def own() -> dict[str, Node]:
             children: dict[str, Node] = {
                 "mgmt": Attribute(read=lambda: target_driver_usage(
                     list(CHAP_ATTRIBUTES), [*CHAP_ATTRIBUTES, "allowed_portal"], [],
@@ -474,15 +477,14 @@ class Targets:
             }
             for file, value in self.discovery_users.items():
                 children[file] = Attribute(read=lambda v=value: f"{v}\n[key]\n", secret=True)
-            for name, target in self.targets[ISCSI].items():
-                children[name] = self._target_directory(target)
             return children
 
-        return Directory(entries)
+        return ObjectDirectory(own, lambda: self.targets[ISCSI],
+                               lambda name, target: self._target_directory(target))
 
     def _local_directory(self) -> Directory:
-        def entries() -> dict[str, Node]:
-            children: dict[str, Node] = {
+        def own() -> dict[str, Node]:
+            return {
                 "mgmt": Attribute(read=lambda: target_driver_usage(
                     [], [], ["session_name"], extra_commands=[
                         "add_session target_name session_name",
@@ -490,11 +492,9 @@ class Targets:
                     access_limits=(EXACT_NAMES,)),
                     write=lambda text: self.driver_mgmt(LOCAL, text)),
             }
-            for name, target in self.targets[LOCAL].items():
-                children[name] = self._target_directory(target)
-            return children
 
-        return Directory(entries)
+        return ObjectDirectory(own, lambda: self.targets[LOCAL],
+                               lambda name, target: self._target_directory(target))
 
     def fc_target(self, wwpn: str) -> Target:
         """The target of a local FCoE port.  It is registered with LIO only when something
@@ -562,15 +562,12 @@ class Targets:
             return Directory(lambda: {"initiators": Directory(initiator_entries),
                                       "luns": self.luns.directory(group.luns)})
 
-        def entries() -> dict[str, Node]:
-            children: dict[str, Node] = {
-                "mgmt": Attribute(read=lambda: INI_GROUPS_USAGE,
-                                  write=lambda text: self.groups_mgmt(target, text))}
-            for name, group in target.groups.items():
-                children[name] = group_directory(group)
-            return children
+        def own() -> dict[str, Node]:
+            return {"mgmt": Attribute(read=lambda: INI_GROUPS_USAGE,
+                                      write=lambda text: self.groups_mgmt(target, text))}
 
-        return Directory(entries)
+        return ObjectDirectory(own, lambda: target.groups,
+                               lambda name, group: group_directory(group))
 
     def _sessions_directory(self, target: Target) -> Directory:
         def entries() -> dict[str, Node]:

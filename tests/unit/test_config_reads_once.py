@@ -1,12 +1,16 @@
 """The config tool asks the tree each question once per command: every directory listed once
 (the listing says what is a file, a directory or a link), every file read once, whatever
-the configuration's size, and all of it forgotten at the next write."""
+the configuration's size, and all of it forgotten at the next write.  And the tree finds
+one entry of a big directory the way it lists them all."""
 
 from __future__ import annotations
 
 from collections import Counter
 from pathlib import Path
 
+from tcmu_scst.compat_sysfs.nodes import Directory, ObjectDirectory
+from tcmu_scst.compat_sysfs.realizer import RecordingRealizer
+from tcmu_scst.compat_sysfs.scst import ScstSystem
 from tcmu_scst.config.apply import Applier
 from tcmu_scst.config.in_process import InProcessAccess
 from tcmu_scst.config.running import read_running
@@ -100,3 +104,39 @@ def test_write_config_reads_the_same_through_the_mount_and_in_process(
     in_process, _ = read_running(ScstSysfs("/", access=InProcessAccess(tree.system.tree)))
     assert format_config(mounted) == format_config(in_process)
     assert "t10_dev_id id-1" in format_config(mounted)
+
+
+def directories(directory: Directory, path: str = "") -> list[tuple[str, Directory]]:
+    found = [(path or "/", directory)]
+    for name, child in directory.entries().items():
+        if isinstance(child, Directory):
+            found += directories(child, f"{path}/{name}")
+    return found
+
+
+def test_one_entry_is_found_as_the_listing_shows_it(tmp_path: Path) -> None:
+    system = ScstSystem(RecordingRealizer())
+    disk = tmp_path / "disk"
+    disk.write_bytes(bytes(1 << 20))
+    write = system.tree.write
+    write("/handlers/vdisk_fileio/mgmt", f"add_device f1 filename={disk}")
+    write("/handlers/vdisk_nullio/mgmt", "add_device n1")
+    write("/targets/iscsi/mgmt", f"add_target {IQN}")
+    write("/targets/iscsi/mgmt", f"add_target_attribute {IQN} IncomingUser joe 12charsecret")
+    write("/targets/iscsi/mgmt", "add_attribute IncomingUser disc 12charsecret")
+    write(f"/targets/iscsi/{IQN}/luns/mgmt", "add n1 3")
+    write(f"/targets/iscsi/{IQN}/ini_groups/mgmt", "create g")
+    write(f"/targets/iscsi/{IQN}/ini_groups/g/luns/mgmt", "add f1 0")
+    write("/targets/scst_local/mgmt", "add_target local session_name=s1")
+    checked = 0
+    for path, directory in directories(system.tree.root):
+        entries = directory.entries()
+        for name, node in entries.items():
+            found = directory.child(name)
+            assert type(found) is type(node) and found.mode == node.mode, f"{path}/{name}"
+        for missing in ("absent", "03", "mgmt2"):
+            assert (directory.child(missing) is None) == (missing not in entries), path
+        assert directory.subdirectory_count() == sum(
+            isinstance(node, Directory) for node in entries.values()), path
+        checked += isinstance(directory, ObjectDirectory)
+    assert checked >= 6  # devices, both handlers, both drivers, groups, both LUN sets
