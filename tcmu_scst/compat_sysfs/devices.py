@@ -12,6 +12,7 @@ from __future__ import annotations
 import errno
 import logging
 from collections.abc import Callable, Iterator, Mapping
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 
 from ..handlers.backing_files import check_backing_path
@@ -113,6 +114,9 @@ class DeviceRegistry:
         self.before_delete: Callable[[Device], None] = lambda device: None
         # called after a device was added (the udev watcher learns what backs it)
         self.after_add: list[Callable[[Device], None]] = []
+        # the slow part of add_device (opening the backing file, starting the worker) runs
+        # inside this; the tree lets its readers in meanwhile (Tree.unlocked)
+        self.outside_lock: Callable[[], AbstractContextManager[None]] = nullcontext
 
     # --- mgmt -----------------------------------------------------------------------------
 
@@ -143,9 +147,12 @@ class DeviceRegistry:
             raise OSError(errno.EEXIST, f"device {name!r} already exists "
                           f"(handler {self.devices[name].handler})")
         params = self._checked_params(handler, parameters(parameter_text))
-        size, block = self._probe(handler, name, params)
-        request = DeviceRequest(name, handler, params, size, block)
-        self.realizer.create_device(request)
+        # nothing has changed yet, and nothing is changed until the worker serves: a failed
+        # start leaves the tree as it was (the realizer undoes its own steps)
+        with self.outside_lock():
+            size, block = self._probe(handler, name, params)
+            request = DeviceRequest(name, handler, params, size, block)
+            self.realizer.create_device(request)
         device = Device(name, handler, params, size, block)
         self.devices[name] = device
         log.info("Added device %s to handler %s", name, handler)

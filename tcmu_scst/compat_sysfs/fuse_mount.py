@@ -98,7 +98,10 @@ class TreeOperations:
     # -- looking
 
     def getattr(self, path: str, fh: Any = None) -> dict[str, int]:
-        node = self.tree.lookup(path)
+        with self.tree.lock:  # a directory's entries are counted with no command committing
+            return self._attributes(self.tree.lookup(path))
+
+    def _attributes(self, node: Node) -> dict[str, int]:
         attrs = {
             "st_mode": node.mode,
             "st_uid": 0,
@@ -118,11 +121,13 @@ class TreeOperations:
         return attrs
 
     def readdir(self, path: str, fh: Any) -> list[tuple[str, int, int]]:
-        node = self.tree.lookup(path)
-        if not isinstance(node, Directory):
-            raise OSError(errno.ENOTDIR, f"{path}: not a directory")
+        with self.tree.lock:
+            node = self.tree.lookup(path)
+            if not isinstance(node, Directory):
+                raise OSError(errno.ENOTDIR, f"{path}: not a directory")
+            entries = sorted(node.entries().items())
         listing = [(".", node.mode, 0), ("..", DIRECTORY, 0)]
-        listing += [(name, child.mode, 0) for name, child in sorted(node.entries().items())]
+        listing += [(name, child.mode, 0) for name, child in entries]
         return listing
 
     def readlink(self, path: str) -> str:

@@ -14,7 +14,8 @@ from __future__ import annotations
 import errno
 import stat
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -124,23 +125,34 @@ def fixed(children: Mapping[str, Node]) -> Callable[[], Mapping[str, Node]]:
 
 
 class Tree:
-    """The root directory plus the lock that makes every write atomic with respect to the
-    others (SCST serialises management work the same way)."""
+    """The root directory and the two locks of the tree.
+
+    ``commands`` makes management work one command at a time, as SCST serialises it: every
+    write holds it from start to end (re-entrant: a restore's or the udev watcher's writes
+    run inside their own hold).  ``lock`` guards the tree's state: readers hold it while
+    they look something up or render a file, a command while it validates and while it
+    commits its change.  A command's slow part (a data-plane worker starting, seconds) runs
+    in :meth:`unlocked`, so reads never wait behind it; the command changes nothing before
+    that part and commits after it, and since no other command can run meanwhile nothing
+    it validated can change under it.  Lock order: ``commands`` before ``lock``.
+    """
 
     def __init__(self, root: Directory):
         self.root = root
+        self.commands = threading.RLock()
         self.lock = threading.RLock()
 
     def lookup(self, path: str) -> Node:
         """The node at ``path`` ("/handlers/vdisk_fileio/mgmt"); links are not followed."""
         node: Node = self.root
-        for part in [part for part in path.split("/") if part]:
-            if not isinstance(node, Directory):
-                raise OSError(errno.ENOTDIR, f"{path}: not a directory")
-            child = node.child(part)
-            if child is None:
-                raise OSError(errno.ENOENT, f"{path}: no such file or directory")
-            node = child
+        with self.lock:  # no command commits while a directory's entries are computed
+            for part in [part for part in path.split("/") if part]:
+                if not isinstance(node, Directory):
+                    raise OSError(errno.ENOTDIR, f"{path}: not a directory")
+                child = node.child(part)
+                if child is None:
+                    raise OSError(errno.ENOENT, f"{path}: no such file or directory")
+                node = child
         return node
 
     def read(self, path: str) -> str:
@@ -156,14 +168,32 @@ class Tree:
             return node.read()
 
     def write(self, path: str, text: str) -> None:
-        node = self.lookup(path)
-        if isinstance(node, Directory):
-            raise OSError(errno.EISDIR, f"{path}: is a directory")
-        if not isinstance(node, Attribute) or node.write is None:
-            raise OSError(errno.EACCES, f"{path}: not writable")
-        check_command(text)  # one command, refused whole otherwise: nothing of it runs
-        with self.lock:
-            node.write(text)
+        with self.commands, self.lock:
+            try:
+                node = self.lookup(path)
+                if isinstance(node, Directory):
+                    raise OSError(errno.EISDIR, f"{path}: is a directory")
+                if not isinstance(node, Attribute) or node.write is None:
+                    raise OSError(errno.EACCES, f"{path}: not writable")
+                check_command(text)  # one command, refused whole otherwise: nothing runs
+                node.write(text)
+            except OSError as error:
+                self.finished(path, error)
+                raise
+            self.finished(path, None)
+
+    def finished(self, path: str, error: OSError | None) -> None:
+        """Called at the end of every write, under both locks (``error`` None: it worked)."""
+
+    @contextmanager
+    def unlocked(self) -> Iterator[None]:
+        """Inside a write: run the slow part of the command with the state lock released
+        (readers get in; ``commands`` stays held, so no other command does)."""
+        self.lock.release()
+        try:
+            yield
+        finally:
+            self.lock.acquire()
 
     def listdir(self, path: str) -> list[str]:
         node = self.lookup(path)

@@ -21,25 +21,31 @@ log = logging.getLogger(__name__)
 
 
 class ScstTree(Tree):
-    """A Tree that remembers the last write's result, as SCST's sysfs does."""
+    """A Tree that remembers the last write's result, as SCST's sysfs does, and counts its
+    changes (``generation``: a reader that saw the same number before and after it read
+    the tree piece by piece saw one state)."""
 
     def __init__(self, root: Directory):
         super().__init__(root)
         self.last_result = 0
+        self.generation = 0
         # told the path of every write that succeeded (the daemon saves its config then)
         self.on_change: Callable[[str], None] | None = None
 
-    def write(self, path: str, text: str) -> None:
-        with self.lock:
-            try:
-                super().write(path, text)
-            except OSError as error:
-                self.last_result = -(error.errno or 5)
-                log.debug("%s: %s", path, error.strerror or error)  # the front end logs it
-                raise
-            self.last_result = 0
-            if self.on_change is not None:
-                self.on_change(path)
+    def finished(self, path: str, error: OSError | None) -> None:
+        if error is not None:
+            self.last_result = -(error.errno or 5)
+            log.debug("%s: %s", path, error.strerror or error)  # the front end logs it
+            return
+        self.last_result = 0
+        self.changed(path)
+
+    def changed(self, path: str) -> None:
+        """The configuration changed at ``path`` (a write, or the udev watcher following a
+        disk); call with the tree's lock held."""
+        self.generation += 1
+        if self.on_change is not None:
+            self.on_change(path)
 
 
 class ScstSystem:
@@ -52,6 +58,8 @@ class ScstSystem:
         # the root's entries are always the same nodes (their contents change): built once,
         # not at every lookup of every path
         self.tree = ScstTree(Directory(fixed(self._root_entries())))
+        # a device's worker starts with readers let in (see Tree.unlocked)
+        self.devices.outside_lock = self.tree.unlocked
 
     def _root_entries(self) -> dict[str, Node]:
         return {

@@ -9,8 +9,13 @@ enabled states.
 
 The tree is reached in-process (:class:`~tcmu_scst.config.in_process.InProcessAccess`), never
 through the FUSE mount: the write being served holds the tree's lock, and a read through
-the mount from the daemon itself would wait for it.  The saver takes the same lock while
-it reads, so it sees the tree between two commands, never in the middle of one.
+the mount from the daemon itself would wait for it.  A save must not stop the tree for
+its readers either (reading a thousand devices and targets takes a while), so it reads
+piece by piece, each piece under the tree's lock, and keeps what it read only if the tree's
+``generation`` (one more after every change) was the same before and after: then it saw
+the tree between two commands, never in the middle of one.  If changes keep coming, the
+third attempt reads under the lock throughout.  Formatting and writing the file happen
+outside the lock.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from ..compat_sysfs.scst import ScstTree
 from ..config.apply import Applier
 from ..config.files import has_secrets, save_atomically
 from ..config.in_process import InProcessAccess
+from ..config.model import ScstConfig
 from ..config.running import read_running
 from ..config.scst_conf import ConfigError, format_config, parse_file
 from ..config.sysfs import ScstSysfs
@@ -34,6 +40,7 @@ from .stale import clean_stale
 log = logging.getLogger(__name__)
 DEFAULT_CONFIG = "/var/lib/tcmu-scst/scst.conf"
 DEBOUNCE_SECONDS = 0.2
+OPTIMISTIC_READS = 2  # reads that let changes in between, before one under the tree's lock
 HEADER = "# Saved by tcmu-scstd after every change; restored at start. scst.conf format."
 
 
@@ -77,7 +84,7 @@ class Persistence:
             config = parse_file(self.path)
             applier = Applier(self.sysfs, continue_on_error=True,
                               log=lambda line: log.debug("restore: %s", line))
-            with self.tree.lock:
+            with self.tree.commands:  # one management step, as a command is
                 applier.apply(config, self.path)
         except (ConfigError, OSError) as error:
             log.error("cannot restore %s: %s", self.path, error)
@@ -134,18 +141,32 @@ class Persistence:
             if not self._changed.wait(0.5):
                 continue
             time.sleep(self.debounce)  # a burst of writes: one save
-            self._changed.clear()
-            with self._progress:
-                covering = self._flagged
-            self.save()
-            with self._progress:
-                self._covered = max(self._covered, covering)
-                self._progress.notify_all()
+            self._save_flagged()
+
+    def _save_flagged(self) -> None:
+        """Save, and tell :meth:`settle` which changes that save covers."""
+        self._changed.clear()
+        with self._progress:
+            covering = self._flagged
+        self.save()
+        with self._progress:
+            self._covered = max(self._covered, covering)
+            self._progress.notify_all()
+
+    def read(self) -> ScstConfig:
+        """The tree's configuration, as of one moment between two changes."""
+        for _ in range(OPTIMISTIC_READS):
+            before = self.tree.generation
+            config, _ = read_running(self.sysfs)
+            with self.tree.lock:
+                if self.tree.generation == before:
+                    return config
+        with self.tree.lock:
+            return read_running(self.sysfs)[0]
 
     def save(self) -> None:
         try:
-            with self.tree.lock:
-                config, _ = read_running(self.sysfs)
+            config = self.read()
             text = format_config(config, header=HEADER)
             if text == self._last_text:
                 return
@@ -162,8 +183,7 @@ class Persistence:
         if self._thread is not None:
             self._thread.join()
         if self._changed.is_set():
-            self._changed.clear()
-            self.save()
+            self._save_flagged()
 
 
 def clear_leftovers(configfs: str, persistence: Persistence | None) -> None:
