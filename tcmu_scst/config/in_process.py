@@ -100,6 +100,15 @@ class InProcessAccess:
         with self.tree.lock:
             return self.tree.render(self._node(relative), self._absolute(relative))
 
+    def read_many(self, relative: str, names: list[str]) -> dict[str, str | OSError]:
+        found: dict[str, str | OSError] = {}
+        for name in names:
+            try:
+                found[name] = self.read(f"{relative}/{name}")
+            except OSError as error:
+                found[name] = error
+        return found
+
     def write(self, relative: str, text: str) -> None:
         self.tree.write(self._absolute(relative), text)
 

@@ -111,8 +111,7 @@ class RunningTree:
     # -- attributes --------------------------------------------------------------------------
 
     def values(self, directory: str) -> dict[str, AttributeValue]:
-        return {name: value for name, value in self.sysfs.attributes(directory).items()
-                if name not in NOT_CONFIGURATION}
+        return self.sysfs.attributes(directory, ignore=NOT_CONFIGURATION)
 
     def dynamic_values(self, directory: str, base: str) -> list[str]:
         """Values of every instance ``base``, ``base1``, ... of a dynamic attribute."""

@@ -28,7 +28,8 @@ import re
 import stat
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -169,6 +170,11 @@ class TreeAccess(Protocol):
     def read(self, relative: str) -> str: ...
     def write(self, relative: str, text: str) -> None: ...
 
+    def read_many(self, relative: str, names: list[str]) -> dict[str, str | OSError]:
+        """The files ``names`` of directory ``relative``, each as :meth:`read` gives it (or
+        the error it raised); in any order, possibly at once."""
+        ...
+
     def hold(self) -> None:
         """From now on the access may keep directories open (see FileAccess)."""
         ...
@@ -180,6 +186,14 @@ class TreeAccess(Protocol):
 
 READ_SIZE = 1 << 16  # more than any attribute or help text (sysfs: one page)
 HELD_DIRECTORIES = 32  # enough for a depth-first walk of an SCST tree
+PARALLEL_READS = 4  # files of one directory read at once (each read is four round trips)
+
+
+def _outcome(read: Callable[..., str], *arguments: object) -> str | OSError:
+    try:
+        return read(*arguments)
+    except OSError as error:
+        return error
 
 
 class _OpenDirectories:
@@ -191,6 +205,9 @@ class _OpenDirectories:
     def __init__(self, root: Path):
         self.root = root
         self._open: OrderedDict[str, int] = OrderedDict()
+        # modes of the files read meanwhile: fstat() of an open file costs no request (the
+        # kernel keeps the attributes its lookup fetched), a stat() by name is a lookup
+        self.modes: dict[str, int] = {}
 
     def fd(self, relative: str) -> int:
         fd = self._open.get(relative)
@@ -219,6 +236,7 @@ class FileAccess:
     def __init__(self, root: Path):
         self.root = root
         self._held: _OpenDirectories | None = None
+        self._readers: ThreadPoolExecutor | None = None
 
     def path(self, relative: str) -> Path:
         return self.root / relative.strip("/") if relative.strip("/") else self.root
@@ -261,6 +279,9 @@ class FileAccess:
                     for entry in entries}
 
     def mode(self, relative: str) -> int:
+        known = self._held.modes.get(relative.strip("/")) if self._held else None
+        if known is not None:
+            return known
         path, directory = self._at(relative)
         return os.stat(path, dir_fd=directory).st_mode
 
@@ -273,10 +294,30 @@ class FileAccess:
         return os.readlink(path, dir_fd=directory)
 
     def read(self, relative: str) -> str:
-        # os.open rather than open(): no fstat() calls, each one a request on FUSE
-        path, directory = self._at(relative)
+        return self._read(relative.strip("/"), *self._at(relative))
+
+    def read_many(self, relative: str, names: list[str]) -> dict[str, str | OSError]:
+        """While held, the files are read by a few threads at once: a read of our tree is
+        four round trips to the daemon (lookup, open, read, release), and they overlap."""
+        if self._held is None or len(names) < 2:
+            return {name: _outcome(self.read, f"{relative}/{name}") for name in names}
+        directory = self._held.fd(relative.strip("/"))  # stays open: only this thread evicts
+        if self._readers is None:
+            self._readers = ThreadPoolExecutor(PARALLEL_READS, thread_name_prefix="sysfs-read")
+        base = relative.strip("/")
+        outcomes = self._readers.map(
+            lambda name: _outcome(self._read, f"{base}/{name}".lstrip("/"), name, directory),
+            names)
+        return dict(zip(names, outcomes, strict=True))
+
+    def _read(self, relative: str, path: str | Path, directory: int | None) -> str:
+        # os.open rather than open(): open() calls fstat() twice (no request while the
+        # attributes are kept, but held or not: see _OpenDirectories.modes)
         fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC, dir_fd=directory)
         try:
+            held = self._held
+            if held is not None:
+                held.modes[relative] = os.fstat(fd).st_mode
             chunks = []
             while True:
                 chunk = os.read(fd, READ_SIZE)
@@ -457,6 +498,7 @@ class ScstSysfs:
     def read(self, relative: str) -> str:
         remembered = self._remembered
         if remembered is not None:
+            relative = relative.strip("/")
             known = remembered.texts.get(relative)
             if isinstance(known, SysfsError):
                 raise known
@@ -511,17 +553,34 @@ class ScstSysfs:
         return {name: value.value for name, value in self.attributes(relative).items()
                 if value.key}
 
-    def attributes(self, relative: str) -> dict[str, AttributeValue]:
-        """Every readable attribute file of a directory (``mgmt`` excluded), by name."""
+    def attributes(self, relative: str,
+                   ignore: Collection[str] = ()) -> dict[str, AttributeValue]:
+        """Every readable attribute file of a directory (``mgmt`` and ``ignore`` excluded,
+        and not read), by name."""
         found = {}
-        for name in self.files(relative):
-            if name == "mgmt":
-                continue
+        names = [name for name in self.files(relative) if name != "mgmt" and name not in ignore]
+        self._read_ahead(relative, names)
+        for name in names:
             try:  # a write-only or secret file refuses the open (EACCES): no stat() first
                 found[name] = self.attribute(f"{relative}/{name}")
             except SysfsError:
                 continue
         return found
+
+    def _read_ahead(self, relative: str, names: list[str]) -> None:
+        """In a :meth:`cached` scope, read the files of one directory together (the access
+        may read them at once); a file that answered EAGAIN is read again when asked."""
+        remembered = self._remembered
+        if remembered is None:
+            return
+        paths = {name: f"{relative}/{name}".strip("/") for name in names}
+        wanted = [name for name, path in paths.items() if path not in remembered.texts]
+        for name, outcome in self.access.read_many(relative, wanted).items():
+            if isinstance(outcome, OSError):
+                if outcome.errno != errno.EAGAIN:
+                    remembered.texts[paths[name]] = self._error(outcome, paths[name])
+            else:
+                remembered.texts[paths[name]] = outcome
 
     def mgmt_help(self, relative: str) -> MgmtHelp:
         """The usage text of ``relative`` (a ``mgmt`` file, or a directory holding one)."""
