@@ -32,7 +32,7 @@ from .declarations import (
 from .entry_names import check_entry_name
 from .grammar import invalid, next_word, parameters, split_command, words
 from .help_text import handler_usage
-from .nodes import Attribute, Directory, Link, Node, ObjectDirectory, fixed
+from .nodes import Attribute, Directory, Link, Node, NodeCache, ObjectDirectory, fixed
 from .realizer import DeviceRequest, Realizer
 
 log = logging.getLogger(__name__)
@@ -117,6 +117,7 @@ class DeviceRegistry:
         # the slow part of add_device (opening the backing file, starting the worker) runs
         # inside this; the tree lets its readers in meanwhile (Tree.unlocked)
         self.outside_lock: Callable[[], AbstractContextManager[None]] = nullcontext
+        self._directories = NodeCache()
 
     # --- mgmt -----------------------------------------------------------------------------
 
@@ -167,6 +168,7 @@ class DeviceRegistry:
         self.before_delete(device)
         self.realizer.delete_device(name)
         del self.devices[name]
+        self._directories.forget(device)
         log.info("Deleted device %s", name)
 
     def _checked_params(self, handler: str, pairs: list[tuple[str, str]]) -> dict[str, str]:
@@ -260,21 +262,21 @@ class DeviceRegistry:
     # --- tree -----------------------------------------------------------------------------
 
     def device_directory(self, device: Device) -> Directory:
-        def entries() -> dict[str, Node]:
-            children: dict[str, Node] = {
-                "type": Attribute(read=lambda: HANDLER_TYPES[device.handler] + "\n"),
-                "handler": Link(f"../../handlers/{device.handler}"),
-                "exported": Directory(lambda: {
-                    f"export{export.number}": Link(f"../../../{export.lun_path}")
-                    for export in device.exports}),
-            }
-            for param in HANDLER_PARAMS[device.handler]:
-                if param.access is Access.NONE:
-                    continue
-                children[param.name] = self._attribute_node(device, param)
-            return children
+        return self._directories.get(device, lambda: self._new_device_directory(device))
 
-        return Directory(entries)
+    def _new_device_directory(self, device: Device) -> Directory:
+        children: dict[str, Node] = {
+            "type": Attribute(read=lambda: HANDLER_TYPES[device.handler] + "\n"),
+            "handler": Link(f"../../handlers/{device.handler}"),
+            "exported": Directory(lambda: {
+                f"export{export.number}": Link(f"../../../{export.lun_path}")
+                for export in device.exports}),
+        }
+        for param in HANDLER_PARAMS[device.handler]:
+            if param.access is Access.NONE:
+                continue
+            children[param.name] = self._attribute_node(device, param)
+        return Directory(fixed(children))
 
     def _attribute_node(self, device: Device, param: Param) -> Attribute:
         def read() -> str:

@@ -116,6 +116,26 @@ class ObjectDirectory(Directory):
         return own + (len(self.objects()) if self.objects_are_directories else 0)
 
 
+class NodeCache:
+    """The directory of each model object (a device, a target), built once: its entries are
+    the same nodes for the object's whole life (their texts are computed at every read),
+    and building them at each lookup of each path was most of what a lookup cost."""
+
+    def __init__(self) -> None:
+        self._nodes: dict[int, tuple[object, Directory]] = {}  # id(owner) -> owner, node
+
+    def get(self, owner: object, build: Callable[[], Directory]) -> Directory:
+        known = self._nodes.get(id(owner))
+        if known is None or known[0] is not owner:
+            known = (owner, build())
+            self._nodes[id(owner)] = known
+        return known[1]
+
+    def forget(self, owner: object) -> None:
+        """``owner`` is gone (its id may be given to a new object)."""
+        self._nodes.pop(id(owner), None)
+
+
 def constant(text: str) -> Callable[[], str]:
     return lambda: text
 
