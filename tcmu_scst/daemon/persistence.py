@@ -1,21 +1,26 @@
 """The daemon's configuration file: every successful change saved, restored at start.
 
-After each write through the tree that succeeded, a saver thread (debounced, so a script of
-many writes saves once) reads the tree into the scst.conf model exactly as
-``tcmu-scst-admin -write_config`` does and replaces the file atomically (0600 when it holds
-CHAP secrets).  At start, before the tree is mounted, the file is applied with the config
-tool's apply logic, so a restart brings back the same devices, LUNs, groups, identities and
-enabled states.
+After each write through the tree that succeeded, a saver thread reads the tree into the
+scst.conf model exactly as ``tcmu-scst-admin -write_config`` does and replaces the file
+atomically (0600 when it holds CHAP secrets).  At start, before the tree is mounted, the
+file is applied with the config tool's apply logic, so a restart brings back the same
+devices, LUNs, groups, identities and enabled states.
 
 The tree is reached in-process (:class:`~tcmu_scst.config.in_process.InProcessAccess`), never
 through the FUSE mount: the write being served holds the tree's lock, and a read through
-the mount from the daemon itself would wait for it.  A save must not stop the tree for
-its readers either (reading a thousand devices and targets takes a while), so it reads
-piece by piece, each piece under the tree's lock, and keeps what it read only if the tree's
-``generation`` (one more after every change) was the same before and after: then it saw
-the tree between two commands, never in the middle of one.  If changes keep coming, the
-third attempt reads under the lock throughout.  Formatting and writing the file happen
-outside the lock.
+the mount from the daemon itself would wait for it.  A save must not stop the tree for its
+readers either: reading a thousand devices and targets takes seconds.  So it reads piece by
+piece, each piece under the tree's lock, and keeps what it read only if the tree's
+``generation`` (one more after every change) was the same before and after: then it saw the
+tree between two commands, never in the middle of one.  If a change came meanwhile, it reads
+again holding ``commands`` (no change can come, readers still get in).  Formatting and
+writing the file happen outside both locks.
+
+A save costs the daemon's CPU in proportion to the configuration, so a burst of writes (a
+``-config`` of thousands) is saved once it pauses for ``debounce`` seconds, or, if it goes
+on, at most every ``SAVE_SPACING`` times as long as the last save took (at least every
+``MAX_DELAY_SECONDS``): the file lags a long burst a little, the daemon does not spend its
+time saving intermediate states.
 """
 
 from __future__ import annotations
@@ -39,8 +44,9 @@ from .stale import clean_stale
 
 log = logging.getLogger(__name__)
 DEFAULT_CONFIG = "/var/lib/tcmu-scst/scst.conf"
-DEBOUNCE_SECONDS = 0.2
-OPTIMISTIC_READS = 2  # reads that let changes in between, before one under the tree's lock
+DEBOUNCE_SECONDS = 0.2  # a pause this long ends a burst of writes
+MAX_DELAY_SECONDS = 1.0  # a burst that goes on is saved at least this often ...
+SAVE_SPACING = 4.0  # ... or, when saves are slow, this many times the last save's duration
 HEADER = "# Saved by tcmu-scstd after every change; restored at start. scst.conf format."
 
 
@@ -55,6 +61,7 @@ class Persistence:
         self._thread: threading.Thread | None = None
         self._last_text: str | None = None
         self._paused = False
+        self._last_save_seconds = 0.0
         # changes flagged so far and changes covered by a finished save (for settle())
         self._progress = threading.Condition()
         self._flagged = 0
@@ -140,8 +147,20 @@ class Persistence:
         while not self._stopping.is_set():
             if not self._changed.wait(0.5):
                 continue
-            time.sleep(self.debounce)  # a burst of writes: one save
+            self._wait_for_pause()
             self._save_flagged()
+
+    def _wait_for_pause(self) -> None:
+        """Until no change came for ``debounce`` seconds, or the burst has gone on long
+        enough that the file should catch up (see the module's docstring)."""
+        started = time.monotonic()
+        limit = max(MAX_DELAY_SECONDS, SAVE_SPACING * self._last_save_seconds)
+        while True:
+            self._changed.clear()
+            if self._stopping.wait(self.debounce) or not self._changed.is_set():
+                return
+            if time.monotonic() - started >= limit:
+                return
 
     def _save_flagged(self) -> None:
         """Save, and tell :meth:`settle` which changes that save covers."""
@@ -155,26 +174,26 @@ class Persistence:
 
     def read(self) -> ScstConfig:
         """The tree's configuration, as of one moment between two changes."""
-        for _ in range(OPTIMISTIC_READS):
-            before = self.tree.generation
-            config, _ = read_running(self.sysfs)
-            with self.tree.lock:
-                if self.tree.generation == before:
-                    return config
+        before = self.tree.generation
+        config, _ = read_running(self.sysfs)
         with self.tree.lock:
+            if self.tree.generation == before:
+                return config
+        with self.tree.commands:  # changes wait for this read; readers do not
             return read_running(self.sysfs)[0]
 
     def save(self) -> None:
+        started = time.monotonic()
         try:
             config = self.read()
             text = format_config(config, header=HEADER)
-            if text == self._last_text:
-                return
-            save_atomically(self.path, text, has_secrets(config))
-            self._last_text = text
-            log.debug("configuration saved to %s", self.path)
+            if text != self._last_text:
+                save_atomically(self.path, text, has_secrets(config))
+                self._last_text = text
+                log.debug("configuration saved to %s", self.path)
         except OSError as error:
             log.error("cannot save the configuration to %s: %s", self.path, error)
+        self._last_save_seconds = time.monotonic() - started
 
     def stop(self) -> None:
         """Stop saving; a change not yet saved is saved now."""
