@@ -83,7 +83,7 @@ class ObjectDirectory(Directory):
     """A directory with a few entries of its own (``mgmt``, ``enabled`` ...) and one per
     object of a collection that can be large: ``devices/``, a handler's device links, a
     driver's targets, a LUN set.  The kernel looks up every component of every path it is
-    given (its caches are off, see fuse_mount), so finding one entry, or counting the
+    given (its entry cache is off, see fuse_mount), so finding one entry, or counting the
     subdirectories, must not build an entry for each of a thousand objects.
 
     ``own()`` gives the entries of its own, ``objects()`` the collection by entry name and

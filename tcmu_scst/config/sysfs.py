@@ -13,11 +13,12 @@ Why the details are as they are:
   its worker, after which ``last_sysfs_mgmt_res`` tells the outcome once it stops failing with
   ``EAGAIN`` itself.  Both end here as one :class:`SysfsError` with the errno and the path.
 * Every file-system call on such a tree is a round trip to the kernel's sysfs code or, on
-  ours, to the daemon (FUSE with the kernel's caches off: each path component is looked up
-  again).  A tool that compares a whole configuration therefore reads inside
-  :meth:`ScstSysfs.cached`: each directory is listed once (the listing says what is a
-  directory, a file or a link, so no entry is stat()ed for that), each file read once and
-  each mode looked at once, until the next write through the same object forgets it all.
+  ours, to the daemon (FUSE with the kernel's entry cache off: each component of a path is
+  looked up again, each a request).  A tool that compares a whole configuration therefore
+  reads inside :meth:`ScstSysfs.cached`: each directory is listed once (the listing says
+  what is a directory, a file or a link, so no entry is stat()ed for that), each file read
+  once (a directory's files together) and each mode looked at once, relative to open
+  directories, until the next write through the same object forgets it all.
 """
 
 from __future__ import annotations
@@ -200,7 +201,7 @@ class _OpenDirectories:
     """Directories kept open (the most recently used ones), each opened relative to its
     parent.  A call on ``dir/name`` with ``dir`` open makes the kernel look up ``name``
     alone; a path from the root makes it look up every component, and with FUSE and its
-    caches off each of those is a request to the daemon."""
+    entry cache off each of those is a request to the daemon."""
 
     def __init__(self, root: Path):
         self.root = root
