@@ -119,21 +119,28 @@ class HotplugFollower:
         return is_own_export(event, vendors, serials)
 
     def handle(self, events: list[DiskEvent]) -> None:
-        """One settled batch of events of one disk, oldest first."""
-        with self.system.tree.lock:
-            for name in [name for name in self.followed if name not in self.registry]:
-                del self.followed[name]
-                self.auto_exported.discard(name)
-            if any(self.own_export(event) for event in events):
-                log.debug("ignoring our own export %s", events[-1].devname)
-                return
-            last = events[-1]
-            went_away = any(not event.present for event in events[:-1])
-            matching = [entry for entry in self.followed.values()
-                        if any(entry.same_disk(event) for event in events)]
-            for entry in matching:
-                self._adopt(entry, last)
-                self._follow(entry, last, went_away)
+        """One settled batch of events of one disk, oldest first.
+
+        A management step like a command (``commands``: none runs meanwhile); the devices
+        it follows change under the tree's lock, and an auto-export is written after it,
+        as commands are, so that readers are let in while the new device's worker starts.
+        """
+        tree = self.system.tree
+        with tree.commands:
+            with tree.lock:
+                for name in [name for name in self.followed if name not in self.registry]:
+                    del self.followed[name]
+                    self.auto_exported.discard(name)
+                if any(self.own_export(event) for event in events):
+                    log.debug("ignoring our own export %s", events[-1].devname)
+                    return
+                last = events[-1]
+                went_away = any(not event.present for event in events[:-1])
+                matching = [entry for entry in self.followed.values()
+                            if any(entry.same_disk(event) for event in events)]
+                for entry in matching:
+                    self._adopt(entry, last)
+                    self._follow(entry, last, went_away)
             if not matching and last.present and last.action in ("add", "change"):
                 self._auto_export(last)
 
@@ -186,9 +193,8 @@ class HotplugFollower:
         if path != filename:
             log.info("device %s: its disk is at %s now; filename follows", entry.name, path)
             device.params["filename"] = path
-            saved = getattr(self.system.tree, "on_change", None)
-            if saved is not None:  # a saved configuration names the new node too
-                saved(f"/devices/{entry.name}/filename")
+            # a saved configuration names the new node too
+            self.system.tree.changed(f"/devices/{entry.name}/filename")
         if event.size:
             device.size = event.size
         log.info("device %s is online again at %s", entry.name, path)

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import errno
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 
 from ..handlers.backing_files import check_backing_path
@@ -31,7 +32,7 @@ from .declarations import (
 from .entry_names import check_entry_name
 from .grammar import invalid, next_word, parameters, split_command, words
 from .help_text import handler_usage
-from .nodes import Attribute, Directory, Link, Node
+from .nodes import Attribute, Directory, Link, Node, NodeCache, ObjectDirectory, fixed
 from .realizer import DeviceRequest, Realizer
 
 log = logging.getLogger(__name__)
@@ -83,6 +84,27 @@ def _key(param: Param, device: Device, shown: str) -> bool:
     return False
 
 
+class HandlerDevices(Mapping[str, Device]):
+    """The devices of one handler, as a view of all devices: one is found by name without
+    looking at the others."""
+
+    def __init__(self, devices: dict[str, Device], handler: str):
+        self._devices = devices
+        self._handler = handler
+
+    def __getitem__(self, name: str) -> Device:
+        device = self._devices[name]
+        if device.handler != self._handler:
+            raise KeyError(name)
+        return device
+
+    def __iter__(self) -> Iterator[str]:
+        return (name for name, device in self._devices.items() if device.handler == self._handler)
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+
 class DeviceRegistry:
     """All SCST devices of every handler (names are unique across handlers)."""
 
@@ -94,6 +116,10 @@ class DeviceRegistry:
         self.before_delete: Callable[[Device], None] = lambda device: None
         # called after a device was added (the udev watcher learns what backs it)
         self.after_add: list[Callable[[Device], None]] = []
+        # the slow part of add_device (opening the backing file, starting the worker) runs
+        # inside this; the tree lets its readers in meanwhile (Tree.unlocked)
+        self.outside_lock: Callable[[], AbstractContextManager[None]] = nullcontext
+        self._directories = NodeCache()
 
     # --- mgmt -----------------------------------------------------------------------------
 
@@ -124,9 +150,12 @@ class DeviceRegistry:
             raise OSError(errno.EEXIST, f"device {name!r} already exists "
                           f"(handler {self.devices[name].handler})")
         params = self._checked_params(handler, parameters(parameter_text))
-        size, block = self._probe(handler, name, params)
-        request = DeviceRequest(name, handler, params, size, block)
-        self.realizer.create_device(request)
+        # nothing has changed yet, and nothing is changed until the worker serves: a failed
+        # start leaves the tree as it was (the realizer undoes its own steps)
+        with self.outside_lock():
+            size, block = self._probe(handler, name, params)
+            request = DeviceRequest(name, handler, params, size, block)
+            self.realizer.create_device(request)
         device = Device(name, handler, params, size, block)
         self.devices[name] = device
         log.info("Added device %s to handler %s", name, handler)
@@ -141,6 +170,7 @@ class DeviceRegistry:
         self.before_delete(device)
         self.realizer.delete_device(name)
         del self.devices[name]
+        self._directories.forget(device)
         log.info("Deleted device %s", name)
 
     def _checked_params(self, handler: str, pairs: list[tuple[str, str]]) -> dict[str, str]:
@@ -234,21 +264,21 @@ class DeviceRegistry:
     # --- tree -----------------------------------------------------------------------------
 
     def device_directory(self, device: Device) -> Directory:
-        def entries() -> dict[str, Node]:
-            children: dict[str, Node] = {
-                "type": Attribute(read=lambda: HANDLER_TYPES[device.handler] + "\n"),
-                "handler": Link(f"../../handlers/{device.handler}"),
-                "exported": Directory(lambda: {
-                    f"export{export.number}": Link(f"../../../{export.lun_path}")
-                    for export in device.exports}),
-            }
-            for param in HANDLER_PARAMS[device.handler]:
-                if param.access is Access.NONE:
-                    continue
-                children[param.name] = self._attribute_node(device, param)
-            return children
+        return self._directories.get(device, lambda: self._new_device_directory(device))
 
-        return Directory(entries)
+    def _new_device_directory(self, device: Device) -> Directory:
+        children: dict[str, Node] = {
+            "type": Attribute(read=lambda: HANDLER_TYPES[device.handler] + "\n"),
+            "handler": Link(f"../../handlers/{device.handler}"),
+            "exported": Directory(lambda: {
+                f"export{export.number}": Link(f"../../../{export.lun_path}")
+                for export in device.exports}),
+        }
+        for param in HANDLER_PARAMS[device.handler]:
+            if param.access is Access.NONE:
+                continue
+            children[param.name] = self._attribute_node(device, param)
+        return Directory(fixed(children))
 
     def _attribute_node(self, device: Device, param: Param) -> Attribute:
         def read() -> str:
@@ -264,25 +294,23 @@ class DeviceRegistry:
         return Attribute(read=read)
 
     def devices_directory(self) -> Directory:
-        return Directory(lambda: {name: self.device_directory(device)
-                                  for name, device in self.devices.items()})
+        return ObjectDirectory(dict, lambda: self.devices,
+                               lambda name, device: self.device_directory(device))
 
     def handler_directory(self, handler: str) -> Directory:
-        def entries() -> dict[str, Node]:
-            children: dict[str, Node] = {
+        def own() -> dict[str, Node]:
+            return {
                 "mgmt": Attribute(read=lambda: handler_usage(handler),
                                   write=lambda text: self.mgmt(handler, text)),
                 "type": Attribute(read=lambda: HANDLER_TYPES[handler] + "\n"),
                 "trace_level": Attribute(read=lambda: "out_of_mem | minor | pid | line | "
                                          "function | special | mgmt | mgmt_dbg\n"),
             }
-            for name, device in self.devices.items():
-                if device.handler == handler:
-                    children[name] = Link(f"../../devices/{name}")
-            return children
 
-        return Directory(entries)
+        return ObjectDirectory(own, lambda: HandlerDevices(self.devices, handler),
+                               lambda name, device: Link(f"../../devices/{name}"),
+                               objects_are_directories=False)
 
     def handlers_directory(self) -> Directory:
-        return Directory(lambda: {handler: self.handler_directory(handler)
-                                  for handler in HANDLER_TYPES})
+        return Directory(fixed({handler: self.handler_directory(handler)
+                                for handler in HANDLER_TYPES}))

@@ -18,13 +18,15 @@ from collections.abc import Collection
 
 from .grammar import invalid
 from .iscsi_params import CHAP_ATTRIBUTES
-from .nodes import Directory, Node
+from .nodes import Directory, Node, ObjectDirectory
 
 NOT_COMPONENTS = frozenset({"", ".", ".."})
 
 
 def own_entries(directory: Directory, objects: Collection[str]) -> set[str]:
     """The names ``directory`` lists that are not among its ``objects``."""
+    if isinstance(directory, ObjectDirectory):
+        return set(directory.own())  # without building an entry per object
     return set(directory.entries()) - set(objects)
 
 
@@ -63,6 +65,8 @@ def subdirectory(directory: Directory, *names: str) -> Directory:
     node: Node = directory
     for name in names:
         assert isinstance(node, Directory)
-        node = node.entries()[name]
+        found = node.child(name)
+        assert found is not None
+        node = found
     assert isinstance(node, Directory)
     return node

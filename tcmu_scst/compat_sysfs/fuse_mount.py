@@ -17,8 +17,14 @@ The kernel's sysfs cannot be extended from user space, so the tree is served thr
   writer's buffer split or a second command;
 * nothing can be created, removed, renamed or re-moded (EACCES for create, EPERM otherwise).
 
-The kernel's directory entry and attribute caches are switched off: objects come and go with
-management commands, and a deleted device must not stay visible for a cache timeout.
+The kernel's directory entry cache is switched off: objects come and go with management
+commands, and a deleted device must not stay visible for a cache timeout.  So every
+component of every path is looked up again, and each lookup's answer carries the node's
+attributes; those are kept for ``ATTRIBUTE_SECONDS``, because the kernel checks permissions
+(``default_permissions``) on the attributes right after the lookup that fetched them and
+would otherwise ask again (a second request per component).  A node's mode and size never
+change while its path names it; only a directory's link count and an ``fstat()`` of a file
+kept open may be that much behind.
 """
 
 from __future__ import annotations
@@ -46,6 +52,7 @@ log = logging.getLogger(__name__)
 DEFAULT_MOUNTPOINT = "/run/scst_tgt"
 FS_NAME = "scst_tgt"  # shown in /proc/mounts as "scst_tgt ... fuse.scst_tgt"
 ATTRIBUTE_SIZE = 4096  # what sysfs reports for every attribute file, whatever its content
+ATTRIBUTE_SECONDS = 1.0  # how long the kernel keeps a looked-up node's attributes
 MNT_DETACH = 2
 MAX_THREADS = 16
 MAX_IDLE_THREADS = 4
@@ -88,13 +95,16 @@ class TreeOperations:
         if config is not None:
             config.entry_timeout = 0.0
             config.negative_timeout = 0.0
-            config.attr_timeout = 0.0
+            config.attr_timeout = ATTRIBUTE_SECONDS
         self.ready.set()
 
     # -- looking
 
     def getattr(self, path: str, fh: Any = None) -> dict[str, int]:
-        node = self.tree.lookup(path)
+        with self.tree.lock:  # a directory's entries are counted with no command committing
+            return self._attributes(self.tree.lookup(path))
+
+    def _attributes(self, node: Node) -> dict[str, int]:
         attrs = {
             "st_mode": node.mode,
             "st_uid": 0,
@@ -106,8 +116,7 @@ class TreeOperations:
             "st_ctime": self._created_ns,
         }
         if isinstance(node, Directory):
-            subdirs = sum(isinstance(child, Directory) for child in node.entries().values())
-            attrs["st_nlink"] = 2 + subdirs
+            attrs["st_nlink"] = 2 + node.subdirectory_count()
         elif isinstance(node, Link):
             attrs["st_size"] = len(os.fsencode(node.target))
         else:
@@ -115,11 +124,13 @@ class TreeOperations:
         return attrs
 
     def readdir(self, path: str, fh: Any) -> list[tuple[str, int, int]]:
-        node = self.tree.lookup(path)
-        if not isinstance(node, Directory):
-            raise OSError(errno.ENOTDIR, f"{path}: not a directory")
+        with self.tree.lock:
+            node = self.tree.lookup(path)
+            if not isinstance(node, Directory):
+                raise OSError(errno.ENOTDIR, f"{path}: not a directory")
+            entries = sorted(node.entries().items())
         listing = [(".", node.mode, 0), ("..", DIRECTORY, 0)]
-        listing += [(name, child.mode, 0) for name, child in sorted(node.entries().items())]
+        listing += [(name, child.mode, 0) for name, child in entries]
         return listing
 
     def readlink(self, path: str) -> str:
@@ -137,7 +148,7 @@ class TreeOperations:
         writes = access in (os.O_WRONLY, os.O_RDWR)
         if (reads and attribute.read is None) or (writes and attribute.write is None):
             raise OSError(errno.EACCES, f"{path}: wrong direction for this file")
-        opened = _OpenFile(path, self._render(path) if reads else None)
+        opened = _OpenFile(path, self._render(path, attribute) if reads else None)
         with self._files_lock:
             handle = next(self._handles)
             self._files[handle] = opened
@@ -217,9 +228,9 @@ class TreeOperations:
             raise OSError(errno.EACCES, f"{path}: not a file")
         return node
 
-    def _render(self, path: str) -> bytes | OSError:
+    def _render(self, path: str, attribute: Attribute) -> bytes | OSError:
         try:
-            return self.tree.read(path).encode("utf-8")
+            return self.tree.render(attribute, path).encode("utf-8")
         except OSError as error:
             log.info("%s: read failed: %s", path, error.strerror or error)
             return error

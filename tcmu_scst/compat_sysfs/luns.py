@@ -8,13 +8,13 @@ of its device.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 from .devices import Device, DeviceRegistry, Export
 from .grammar import c_integer, invalid, next_word, parameters, split_command, words
 from .help_text import LUNS_USAGE
-from .nodes import Attribute, Directory, Link, Node
+from .nodes import Attribute, Directory, Link, Node, ObjectDirectory
 from .realizer import LunMapping, Realizer
 
 log = logging.getLogger(__name__)
@@ -43,6 +43,24 @@ class LunSet:
     def mapping(self, lun: int, entry: LunEntry) -> LunMapping:
         return LunMapping(self.driver, self.target, self.group, lun, entry.device,
                           entry.read_only)
+
+
+class NumberedLuns(Mapping[str, LunEntry]):
+    """A LUN set's entries by directory name (``"0"``, ``"12"``; no ``"012"``), in order."""
+
+    def __init__(self, entries: dict[int, LunEntry]):
+        self._entries = entries
+
+    def __getitem__(self, name: str) -> LunEntry:
+        if not (name.isascii() and name.isdigit()) or str(int(name)) != name:
+            raise KeyError(name)
+        return self._entries[int(name)]
+
+    def __iter__(self) -> Iterator[str]:
+        return (str(lun) for lun in sorted(self._entries))
+
+    def __len__(self) -> int:
+        return len(self._entries)
 
 
 class LunManager:
@@ -137,16 +155,12 @@ class LunManager:
                     self.changed(lun_set)
 
     def directory(self, lun_set: LunSet) -> Directory:
-        def entries() -> dict[str, Node]:
-            children: dict[str, Node] = {
-                "mgmt": Attribute(read=lambda: LUNS_USAGE,
-                                  write=lambda text: self.mgmt(lun_set, text)),
-            }
-            for lun, entry in sorted(lun_set.entries.items()):
-                children[str(lun)] = self._lun_directory(lun_set, entry)
-            return children
+        def own() -> dict[str, Node]:
+            return {"mgmt": Attribute(read=lambda: LUNS_USAGE,
+                                      write=lambda text: self.mgmt(lun_set, text))}
 
-        return Directory(entries)
+        return ObjectDirectory(own, lambda: NumberedLuns(lun_set.entries),
+                               lambda name, entry: self._lun_directory(lun_set, entry))
 
     def _lun_directory(self, lun_set: LunSet, entry: LunEntry) -> Directory:
         def read_only() -> str:

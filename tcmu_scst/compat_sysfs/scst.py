@@ -15,7 +15,7 @@ from .devices import DeviceRegistry
 from .fixed_knobs import ROOT_KNOBS
 from .grammar import c_integer, invalid
 from .luns import LunManager
-from .nodes import Attribute, Directory, Node, Tree
+from .nodes import Attribute, Directory, Node, Tree, fixed
 from .realizer import Realizer
 from .targets import VERSION, Targets
 
@@ -23,25 +23,31 @@ log = logging.getLogger(__name__)
 
 
 class ScstTree(Tree):
-    """A Tree that remembers the last write's result, as SCST's sysfs does."""
+    """A Tree that remembers the last write's result, as SCST's sysfs does, and counts its
+    changes (``generation``: a reader that saw the same number before and after it read
+    the tree piece by piece saw one state)."""
 
     def __init__(self, root: Directory):
         super().__init__(root)
         self.last_result = 0
+        self.generation = 0
         # told the path of every write that succeeded (the daemon saves its config then)
         self.on_change: Callable[[str], None] | None = None
 
-    def write(self, path: str, text: str) -> None:
-        with self.lock:
-            try:
-                super().write(path, text)
-            except OSError as error:
-                self.last_result = -(error.errno or 5)
-                log.debug("%s: %s", path, error.strerror or error)  # the front end logs it
-                raise
-            self.last_result = 0
-            if self.on_change is not None:
-                self.on_change(path)
+    def finished(self, path: str, error: OSError | None) -> None:
+        if error is not None:
+            self.last_result = -(error.errno or 5)
+            log.debug("%s: %s", path, error.strerror or error)  # the front end logs it
+            return
+        self.last_result = 0
+        self.changed(path)
+
+    def changed(self, path: str) -> None:
+        """The configuration changed at ``path`` (a write, or the udev watcher following a
+        disk); call with the tree's lock held."""
+        self.generation += 1
+        if self.on_change is not None:
+            self.on_change(path)
 
 
 class ScstSystem:
@@ -51,7 +57,11 @@ class ScstSystem:
         self.luns = LunManager(self.devices, realizer)
         self.targets = Targets(self.devices, self.luns, realizer)
         self.setup_id = 0
-        self.tree = ScstTree(Directory(self._root_entries))
+        # the root's entries are always the same nodes (their contents change): built once,
+        # not at every lookup of every path
+        self.tree = ScstTree(Directory(fixed(self._root_entries())))
+        # a device's worker starts with readers let in (see Tree.unlocked)
+        self.devices.outside_lock = self.tree.unlocked
 
     def _root_entries(self) -> dict[str, Node]:
         return {

@@ -11,7 +11,7 @@ from __future__ import annotations
 import errno
 import fnmatch
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from ..lio.access_plan import DEMO, GroupSpec, LunExport, plan_access
@@ -28,7 +28,7 @@ from .help_text import (
 )
 from .iscsi_params import CHAP_ATTRIBUTES, ISCSI_KEYS, MIN_SECRET
 from .luns import LunManager, LunSet
-from .nodes import Attribute, Directory, Link, Node
+from .nodes import Attribute, Directory, Link, Node, NodeCache, ObjectDirectory, fixed
 from .realizer import ConnectionInfo, Realizer, SessionInfo
 
 log = logging.getLogger(__name__)
@@ -134,6 +134,10 @@ class Targets:
         self.targets: dict[str, dict[str, Target]] = {ISCSI: {}, LOCAL: {}, FCOE: {}}
         self.iscsi_enabled = False
         self.discovery_users: dict[str, str] = {}
+        self._directories = NodeCache()
+        self._directory = Directory(fixed({ISCSI: self._iscsi_directory(),
+                                           LOCAL: self._local_directory(),
+                                           FCOE: self._fc_directory()}))
 
     # --- targets --------------------------------------------------------------------------
 
@@ -198,6 +202,7 @@ class Targets:
         self.realizer.delete_target(driver, name)
         self.luns.sets.remove(target.luns)
         del self.targets[driver][name]
+        self._directories.forget(target)
         log.info("Target %s removed from %s", name, driver)
 
     def set_enabled(self, target: Target, text: str) -> None:
@@ -455,11 +460,11 @@ class Targets:
     # --- tree -----------------------------------------------------------------------------
 
     def directory(self) -> Directory:
-        return Directory(lambda: {ISCSI: self._iscsi_directory(), LOCAL: self._local_directory(),
-                                  FCOE: self._fc_directory()})
+        """``targets/``: its three driver directories are always the same nodes."""
+        return self._directory
 
     def _iscsi_directory(self) -> Directory:
-        def entries() -> dict[str, Node]:
+        def own() -> dict[str, Node]:
             children: dict[str, Node] = {
                 "mgmt": Attribute(read=lambda: target_driver_usage(
                     list(CHAP_ATTRIBUTES), [*CHAP_ATTRIBUTES, "allowed_portal"], [],
@@ -475,15 +480,14 @@ class Targets:
             }
             for file, value in self.discovery_users.items():
                 children[file] = Attribute(read=lambda v=value: f"{v}\n[key]\n", secret=True)
-            for name, target in self.targets[ISCSI].items():
-                children[name] = self._target_directory(target)
             return children
 
-        return Directory(entries)
+        return ObjectDirectory(own, lambda: self.targets[ISCSI],
+                               lambda name, target: self._target_directory(target))
 
     def _local_directory(self) -> Directory:
-        def entries() -> dict[str, Node]:
-            children: dict[str, Node] = {
+        def own() -> dict[str, Node]:
+            return {
                 "mgmt": Attribute(read=lambda: target_driver_usage(
                     [], [], ["session_name"], extra_commands=[
                         "add_session target_name session_name",
@@ -491,11 +495,9 @@ class Targets:
                     access_limits=(EXACT_NAMES,)),
                     write=lambda text: self.driver_mgmt(LOCAL, text)),
             }
-            for name, target in self.targets[LOCAL].items():
-                children[name] = self._target_directory(target)
-            return children
 
-        return Directory(entries)
+        return ObjectDirectory(own, lambda: self.targets[LOCAL],
+                               lambda name, target: self._target_directory(target))
 
     def fc_target(self, wwpn: str) -> Target:
         """The target of a local FCoE port.  It is registered with LIO only when something
@@ -522,32 +524,37 @@ class Targets:
         return Directory(entries)
 
     def _target_directory(self, target: Target) -> Directory:
-        def entries() -> dict[str, Node]:
-            children: dict[str, Node] = {
-                "rel_tgt_id": Attribute(
-                    read=lambda: f"{target.rel_tgt_id}\n" + ("[key]\n" if target.rel_tgt_id
-                                                             else ""),
-                    write=lambda text: self.set_relative_id(target, text)),
-                "luns": self.luns.directory(target.luns),
-                "access_mode": Attribute(read=lambda: access_mode_text(target)),
-                "ini_groups": self._groups_directory(target),
-                "sessions": self._sessions_directory(target),
-            }
-            if target.driver != LOCAL:  # scst_local cannot enable targets: no switch (SCST)
-                children["enabled"] = Attribute(read=lambda: f"{int(target.enabled)}\n",
-                                                write=lambda text: self.set_enabled(target,
-                                                                                    text))
-            if target.driver == ISCSI:
-                for key, declaration in ISCSI_KEYS.items():
-                    children[key] = Attribute(
-                        read=lambda k=key, d=declaration: target.keys.get(k, d.default) + (
-                            "\n[key]\n" if k in target.keys else "\n"),
-                        write=lambda text, k=key: self.set_key(target, k, text))
-                for file, value in target.users.items():
-                    children[file] = Attribute(read=lambda v=value: f"{v}\n[key]\n",
-                                               secret=True)
-                children["tid"] = Attribute(read=lambda: f"{target.rel_tgt_id}\n")
-            return children
+        return self._directories.get(target, lambda: self._new_target_directory(target))
+
+    def _new_target_directory(self, target: Target) -> Directory:
+        """Built once per target (NodeCache); only the CHAP account files come and go."""
+        always: dict[str, Node] = {
+            "rel_tgt_id": Attribute(
+                read=lambda: f"{target.rel_tgt_id}\n" + ("[key]\n" if target.rel_tgt_id
+                                                         else ""),
+                write=lambda text: self.set_relative_id(target, text)),
+            "luns": self.luns.directory(target.luns),
+            "access_mode": Attribute(read=lambda: access_mode_text(target)),
+            "ini_groups": self._groups_directory(target),
+            "sessions": self._sessions_directory(target),
+        }
+        if target.driver != LOCAL:  # scst_local cannot enable targets: no switch (SCST)
+            always["enabled"] = Attribute(read=lambda: f"{int(target.enabled)}\n",
+                                          write=lambda text: self.set_enabled(target, text))
+        if target.driver == ISCSI:
+            for key, declaration in ISCSI_KEYS.items():
+                always[key] = Attribute(
+                    read=lambda k=key, d=declaration: target.keys.get(k, d.default) + (
+                        "\n[key]\n" if k in target.keys else "\n"),
+                    write=lambda text, k=key: self.set_key(target, k, text))
+            always["tid"] = Attribute(read=lambda: f"{target.rel_tgt_id}\n")
+
+        def entries() -> Mapping[str, Node]:
+            if not target.users:
+                return always
+            return {**always, **{file: Attribute(read=lambda v=value: f"{v}\n[key]\n",
+                                                 secret=True)
+                                 for file, value in target.users.items()}}
 
         return Directory(entries)
 
@@ -572,15 +579,12 @@ class Targets:
 
             return Directory(group_entries)
 
-        def entries() -> dict[str, Node]:
-            children: dict[str, Node] = {
-                "mgmt": Attribute(read=lambda: INI_GROUPS_USAGE,
-                                  write=lambda text: self.groups_mgmt(target, text))}
-            for name, group in target.groups.items():
-                children[name] = group_directory(group)
-            return children
+        def own() -> dict[str, Node]:
+            return {"mgmt": Attribute(read=lambda: INI_GROUPS_USAGE,
+                                      write=lambda text: self.groups_mgmt(target, text))}
 
-        return Directory(entries)
+        return ObjectDirectory(own, lambda: target.groups,
+                               lambda name, group: group_directory(group))
 
     def _sessions_directory(self, target: Target) -> Directory:
         def entries() -> dict[str, Node]:

@@ -134,7 +134,14 @@ class Applier:
     # -- entry points ----------------------------------------------------------------------
 
     def apply(self, config: ScstConfig, source: str = "") -> int:
-        """Apply ``config``; returns the number of writes made."""
+        """Apply ``config``; returns the number of writes made.
+
+        The tree is read once (:meth:`ScstSysfs.cached`): the comparisons below ask for the
+        same files again, and those answers hold until the next write."""
+        with self.sysfs.cached():
+            return self._apply(config, source)
+
+    def _apply(self, config: ScstConfig, source: str) -> int:
         running = self.tree.read()
         self.validate(config, running, source)
         if self.force:
@@ -603,8 +610,12 @@ def _first_word(value: str) -> str:
 def clear(sysfs: ScstSysfs, log: Callable[[str], None] | None = None) -> list[Write]:
     """scstadmin ``-clear_config``: remove every group, LUN, dynamic attribute, virtual target
     and device; disable every target and driver.  Other attributes keep their values."""
-    applier = Applier(sysfs, force=True, log=log)
-    tree = applier.tree
+    with sysfs.cached():
+        return _clear(Applier(sysfs, force=True, log=log))
+
+
+def _clear(applier: Applier) -> list[Write]:
+    sysfs, tree = applier.sysfs, applier.tree
     for driver in tree.drivers():
         help_ = tree.driver_help(driver)
         for target in tree.targets(driver):

@@ -158,6 +158,11 @@ def luns_directory(arguments: argparse.Namespace) -> str:
 
 def run(arguments: argparse.Namespace, out: Callable[[str], None]) -> int:
     sysfs = ScstSysfs(arguments.root)
+    with sysfs.cached():  # one command: each file of the tree read once (until a write)
+        return _run(arguments, out, sysfs)
+
+
+def _run(arguments: argparse.Namespace, out: Callable[[str], None], sysfs: ScstSysfs) -> int:
     sysfs.check()
     tree = RunningTree(sysfs)
     dry_run = arguments.dry_run or arguments.debug

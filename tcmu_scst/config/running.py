@@ -56,6 +56,14 @@ class RunningTree:
         return self.help(f"targets/{driver}")
 
     def lun_help(self, luns_directory: str) -> MgmtHelp:
+        """SCST prints one help text for every ``luns/mgmt`` (a target's and its groups'),
+        so it is read once per driver, not once per target and group."""
+        parts = luns_directory.split("/")
+        if len(parts) > 2 and parts[0] == "targets":
+            key = f"luns of {parts[1]}"
+            if key not in self._help:
+                self._help[key] = self.help(luns_directory)
+            return self._help[key]
         return self.help(luns_directory)
 
     # -- names -------------------------------------------------------------------------------
@@ -103,8 +111,7 @@ class RunningTree:
     # -- attributes --------------------------------------------------------------------------
 
     def values(self, directory: str) -> dict[str, AttributeValue]:
-        return {name: value for name, value in self.sysfs.attributes(directory).items()
-                if name not in NOT_CONFIGURATION}
+        return self.sysfs.attributes(directory, ignore=NOT_CONFIGURATION)
 
     def dynamic_values(self, directory: str, base: str) -> list[str]:
         """Values of every instance ``base``, ``base1``, ... of a dynamic attribute."""
@@ -155,7 +162,8 @@ class RunningTree:
                                             help_.lists.get(HANDLER_DYNAMIC, ())))
         extra = Handler(name)
         for device in self.handler_devices(name):
-            handler.devices[device] = self.device(name, device, extra)
+            handler.devices[device] = self.device(name, device,
+                                                  extra if nonkey is not None else None)
         if nonkey is not None:
             nonkey.handlers[name] = extra
         return handler
@@ -178,7 +186,9 @@ class RunningTree:
         self._enabled(directory, driver.attributes)
         extra_driver = Driver(name, extra or Attributes())
         for target in self.targets(name):
-            driver.targets[target] = self.target(name, target, extra_driver)
+            # only when asked: collecting non-key values means a stat() of every file
+            driver.targets[target] = self.target(name, target,
+                                                 extra_driver if nonkey is not None else None)
         if nonkey is not None:
             nonkey.drivers[name] = extra_driver
         return driver
@@ -222,4 +232,5 @@ class RunningTree:
 def read_running(sysfs: ScstSysfs, nonkey: bool = False) -> tuple[ScstConfig, ScstConfig | None]:
     """The tree's configuration, and with ``nonkey`` its writable non-key attributes too."""
     extra = ScstConfig() if nonkey else None
-    return RunningTree(sysfs).read(extra), extra
+    with sysfs.cached():
+        return RunningTree(sysfs).read(extra), extra

@@ -12,6 +12,13 @@ Why the details are as they are:
 * A write returns the errno; SCST may also answer ``EAGAIN`` while the command still runs in
   its worker, after which ``last_sysfs_mgmt_res`` tells the outcome once it stops failing with
   ``EAGAIN`` itself.  Both end here as one :class:`SysfsError` with the errno and the path.
+* Every file-system call on such a tree is a round trip to the kernel's sysfs code or, on
+  ours, to the daemon (FUSE with the kernel's entry cache off: each component of a path is
+  looked up again, each a request).  A tool that compares a whole configuration therefore
+  reads inside :meth:`ScstSysfs.cached`: each directory is listed once (the listing says
+  what is a directory, a file or a link, so no entry is stat()ed for that), each file read
+  once (a directory's files together) and each mode looked at once, relative to open
+  directories, until the next write through the same object forgets it all.
 """
 
 from __future__ import annotations
@@ -21,7 +28,10 @@ import os
 import re
 import stat
 import time
-from collections.abc import Iterator
+from collections import OrderedDict
+from collections.abc import Callable, Collection, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -151,12 +161,74 @@ class TreeAccess(Protocol):
         """``"dir"``, ``"file"``, ``"link"`` or None for nothing there (links not followed)."""
         ...
 
+    def scan(self, relative: str) -> dict[str, str]:
+        """A directory's entries with their kinds (as :meth:`kind` says them), in one call."""
+        ...
+
     def mode(self, relative: str) -> int: ...
     def readable(self, relative: str) -> bool: ...
-    def listdir(self, relative: str) -> list[str]: ...
     def readlink(self, relative: str) -> str: ...
     def read(self, relative: str) -> str: ...
     def write(self, relative: str, text: str) -> None: ...
+
+    def read_many(self, relative: str, names: list[str]) -> dict[str, str | OSError]:
+        """The files ``names`` of directory ``relative``, each as :meth:`read` gives it (or
+        the error it raised); in any order, possibly at once."""
+        ...
+
+    def hold(self) -> None:
+        """From now on the access may keep directories open (see FileAccess)."""
+        ...
+
+    def release(self) -> None:
+        """Close what :meth:`hold` kept: the tree may have changed under it."""
+        ...
+
+
+READ_SIZE = 1 << 16  # more than any attribute or help text (sysfs: one page)
+HELD_DIRECTORIES = 32  # enough for a depth-first walk of an SCST tree
+PARALLEL_READS = 4  # files of one directory read at once (each read is four round trips)
+
+
+def _outcome(read: Callable[..., str], *arguments: object) -> str | OSError:
+    try:
+        return read(*arguments)
+    except OSError as error:
+        return error
+
+
+class _OpenDirectories:
+    """Directories kept open (the most recently used ones), each opened relative to its
+    parent.  A call on ``dir/name`` with ``dir`` open makes the kernel look up ``name``
+    alone; a path from the root makes it look up every component, and with FUSE and its
+    entry cache off each of those is a request to the daemon."""
+
+    def __init__(self, root: Path):
+        self.root = root
+        self._open: OrderedDict[str, int] = OrderedDict()
+        # modes of the files read meanwhile: fstat() of an open file costs no request (the
+        # kernel keeps the attributes its lookup fetched), a stat() by name is a lookup
+        self.modes: dict[str, int] = {}
+
+    def fd(self, relative: str) -> int:
+        fd = self._open.get(relative)
+        if fd is not None:
+            self._open.move_to_end(relative)
+            return fd
+        flags = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
+        if relative:
+            parent, _, name = relative.rpartition("/")
+            fd = os.open(name, flags, dir_fd=self.fd(parent))
+        else:
+            fd = os.open(self.root, flags)
+        self._open[relative] = fd
+        while len(self._open) > HELD_DIRECTORIES:
+            os.close(self._open.popitem(last=False)[1])
+        return fd
+
+    def close(self) -> None:
+        while self._open:
+            os.close(self._open.popitem()[1])
 
 
 class FileAccess:
@@ -164,34 +236,99 @@ class FileAccess:
 
     def __init__(self, root: Path):
         self.root = root
+        self._held: _OpenDirectories | None = None
+        self._readers: ThreadPoolExecutor | None = None
 
     def path(self, relative: str) -> Path:
         return self.root / relative.strip("/") if relative.strip("/") else self.root
 
+    def hold(self) -> None:
+        if self._held is None:
+            self._held = _OpenDirectories(self.root)
+
+    def release(self) -> None:
+        if self._held is not None:
+            self._held.close()
+            self._held = None
+
+    def _at(self, relative: str) -> tuple[str | Path, int | None]:
+        """``(path, dir_fd)`` for the os functions: the name in its open parent directory
+        while held, else the whole path."""
+        relative = relative.strip("/")
+        if self._held is None or not relative:
+            return self.path(relative), None
+        parent, _, name = relative.rpartition("/")
+        return name, self._held.fd(parent)
+
     def kind(self, relative: str) -> str | None:
+        path, directory = self._at(relative)
         try:
-            mode = os.lstat(self.path(relative)).st_mode
+            mode = os.lstat(path, dir_fd=directory).st_mode
         except FileNotFoundError:
             return None
         if stat.S_ISLNK(mode):
             return "link"
         return "dir" if stat.S_ISDIR(mode) else "file"
 
+    def scan(self, relative: str) -> dict[str, str]:
+        # the directory entries carry their types (d_type): no stat() per entry
+        relative = relative.strip("/")
+        where: int | Path = self._held.fd(relative) if self._held else self.path(relative)
+        with os.scandir(where) as entries:
+            return {entry.name: "link" if entry.is_symlink() else
+                    "dir" if entry.is_dir(follow_symlinks=False) else "file"
+                    for entry in entries}
+
     def mode(self, relative: str) -> int:
-        return os.stat(self.path(relative)).st_mode
+        known = self._held.modes.get(relative.strip("/")) if self._held else None
+        if known is not None:
+            return known
+        path, directory = self._at(relative)
+        return os.stat(path, dir_fd=directory).st_mode
 
     def readable(self, relative: str) -> bool:
-        return os.access(self.path(relative), os.R_OK) and bool(self.mode(relative) & 0o444)
-
-    def listdir(self, relative: str) -> list[str]:
-        return os.listdir(self.path(relative))
+        path, directory = self._at(relative)
+        return os.access(path, os.R_OK, dir_fd=directory) and bool(self.mode(relative) & 0o444)
 
     def readlink(self, relative: str) -> str:
-        return os.readlink(self.path(relative))
+        path, directory = self._at(relative)
+        return os.readlink(path, dir_fd=directory)
 
     def read(self, relative: str) -> str:
-        with open(self.path(relative), encoding="utf-8", errors="replace") as file:
-            return file.read()
+        return self._read(relative.strip("/"), *self._at(relative))
+
+    def read_many(self, relative: str, names: list[str]) -> dict[str, str | OSError]:
+        """While held, the files are read by a few threads at once: a read of our tree is
+        four round trips to the daemon (lookup, open, read, release), and they overlap."""
+        if self._held is None or len(names) < 2:
+            return {name: _outcome(self.read, f"{relative}/{name}") for name in names}
+        directory = self._held.fd(relative.strip("/"))  # stays open: only this thread evicts
+        if self._readers is None:
+            self._readers = ThreadPoolExecutor(PARALLEL_READS, thread_name_prefix="sysfs-read")
+        base = relative.strip("/")
+        outcomes = self._readers.map(
+            lambda name: _outcome(self._read, f"{base}/{name}".lstrip("/"), name, directory),
+            names)
+        return dict(zip(names, outcomes, strict=True))
+
+    def _read(self, relative: str, path: str | Path, directory: int | None) -> str:
+        # os.open rather than open(): open() calls fstat() twice (no request while the
+        # attributes are kept, but held or not: see _OpenDirectories.modes)
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC, dir_fd=directory)
+        try:
+            held = self._held
+            if held is not None:
+                held.modes[relative] = os.fstat(fd).st_mode
+            chunks = []
+            while True:
+                chunk = os.read(fd, READ_SIZE)
+                chunks.append(chunk)
+                if len(chunk) < READ_SIZE:  # sysfs and our tree return all there is at once
+                    break
+        finally:
+            os.close(fd)
+        text = b"".join(chunks).decode("utf-8", errors="replace")
+        return text.replace("\r\n", "\n").replace("\r", "\n")  # as a text-mode open() reads
 
     def write(self, relative: str, text: str) -> None:
         # one write(2) call: SCST executes what a single write delivers
@@ -202,11 +339,23 @@ class FileAccess:
             os.close(fd)
 
 
+@dataclass
+class _Remembered:
+    """What one :meth:`ScstSysfs.cached` scope has learnt of the tree, by relative path
+    (a stored OSError is the answer too: the path is not there, or not readable)."""
+
+    listings: dict[str, dict[str, str] | OSError] = field(default_factory=dict)
+    texts: dict[str, str | SysfsError] = field(default_factory=dict)
+    modes: dict[str, int | OSError] = field(default_factory=dict)
+    readable: dict[str, bool] = field(default_factory=dict)
+
+
 class ScstSysfs:
     """Access to one SCST tree; every path is relative to ``root``.
 
     ``access`` replaces the file system (see :class:`TreeAccess`); by default the tree is
-    reached through the files under ``root``.
+    reached through the files under ``root``.  Outside :meth:`cached` every question goes to
+    the tree, so a long-lived object (the shell's) always sees the tree as it is now.
     """
 
     def __init__(self, root: str | os.PathLike[str] | None = None,
@@ -215,6 +364,31 @@ class ScstSysfs:
         self.root = Path(root) if root is not None else default_root()
         self.eagain_limit = eagain_limit
         self.access: TreeAccess = access or FileAccess(self.root)
+        self._remembered: _Remembered | None = None
+
+    @contextmanager
+    def cached(self) -> Iterator[None]:
+        """Within: each listing, file text and mode is asked of the tree once, and forgotten
+        at every write through this object (a write may change anything: ``enabled`` sets
+        ``rel_tgt_id``, ``add_device`` adds entries in two directories).  Changes made by
+        others meanwhile are not seen, as with any tool that reads before it writes.
+        Nested scopes share the outer one's memory."""
+        if self._remembered is not None:
+            yield
+            return
+        self._remembered = _Remembered()
+        self.access.hold()
+        try:
+            yield
+        finally:
+            self._remembered = None
+            self.access.release()
+
+    def _forget(self) -> None:
+        if self._remembered is not None:
+            self._remembered = _Remembered()
+            self.access.release()  # an open directory may be one the write removes
+            self.access.hold()
 
     def path(self, relative: str) -> Path:
         return self.root / relative.strip("/") if relative.strip("/") else self.root
@@ -232,10 +406,50 @@ class ScstSysfs:
     # -- reading -------------------------------------------------------------------------------
 
     def _kind(self, relative: str) -> str | None:
+        relative = relative.strip("/")
+        if self._remembered is None or not relative:
+            try:
+                return self.access.kind(relative)
+            except OSError:
+                return None
+        parent, _, name = relative.rpartition("/")  # the parent's listing answers
         try:
-            return self.access.kind(relative)
+            return self._scan(parent).get(name)
         except OSError:
             return None
+
+    def _scan(self, relative: str) -> dict[str, str]:
+        """Names and kinds in a directory (remembered in a :meth:`cached` scope)."""
+        relative = relative.strip("/")
+        remembered = self._remembered
+        if remembered is None:
+            return self.access.scan(relative)
+        known = remembered.listings.get(relative)
+        if known is None:
+            try:
+                known = self.access.scan(relative)
+            except OSError as error:
+                known = error
+            remembered.listings[relative] = known
+        if isinstance(known, OSError):
+            raise known
+        return known
+
+    def _remember(self, table: dict[str, int | OSError], relative: str,
+                  ask: Callable[[], int]) -> int:
+        """``ask()`` once per scope for ``relative``; an OSError is remembered and raised."""
+        if self._remembered is None:
+            return ask()
+        known = table.get(relative)
+        if known is None:
+            try:
+                known = ask()
+            except OSError as error:
+                known = error
+            table[relative] = known
+        if isinstance(known, OSError):
+            raise known
+        return known
 
     def exists(self, relative: str) -> bool:
         return self._kind(relative) is not None
@@ -256,27 +470,52 @@ class ScstSysfs:
         except OSError as error:
             raise self._error(error, relative) from None
 
-    def entries(self, relative: str) -> list[str]:
-        """Names in a directory, sorted; an absent directory has none."""
+    def _kinds(self, relative: str) -> dict[str, str]:
+        """A directory's entries and their kinds; an absent directory has none."""
         try:
-            return sorted(self.access.listdir(relative))
+            return self._scan(relative)
         except OSError as error:
             if error.errno in (errno.ENOENT, errno.ENOTDIR):
-                return []
+                return {}
             raise self._error(error, relative) from None
 
+    def entries(self, relative: str) -> list[str]:
+        """Names in a directory, sorted; an absent directory has none."""
+        return sorted(self._kinds(relative))
+
+    def _of_kind(self, relative: str, kind: str) -> list[str]:
+        return sorted(name for name, found in self._kinds(relative).items() if found == kind)
+
     def subdirectories(self, relative: str) -> list[str]:
-        return [name for name in self.entries(relative)
-                if self.is_dir(f"{relative}/{name}")]
+        return self._of_kind(relative, "dir")
 
     def links(self, relative: str) -> list[str]:
-        return [name for name in self.entries(relative) if self.is_link(f"{relative}/{name}")]
+        return self._of_kind(relative, "link")
 
     def files(self, relative: str) -> list[str]:
         """Regular files (attributes and ``mgmt``) in a directory."""
-        return [name for name in self.entries(relative) if self.is_file(f"{relative}/{name}")]
+        return self._of_kind(relative, "file")
 
     def read(self, relative: str) -> str:
+        remembered = self._remembered
+        if remembered is not None:
+            relative = relative.strip("/")
+            known = remembered.texts.get(relative)
+            if isinstance(known, SysfsError):
+                raise known
+            if known is not None:
+                return known
+        try:
+            text = self._read_now(relative)
+        except SysfsError as error:
+            if remembered is not None:
+                remembered.texts[relative] = error
+            raise
+        if remembered is not None:
+            remembered.texts[relative] = text
+        return text
+
+    def _read_now(self, relative: str) -> str:
         deadline = time.monotonic() + self.eagain_limit
         while True:
             try:
@@ -291,14 +530,22 @@ class ScstSysfs:
         return AttributeValue.parse(self.read(relative))
 
     def readable(self, relative: str) -> bool:
+        remembered = self._remembered
+        if remembered is not None and relative in remembered.readable:
+            return remembered.readable[relative]
         try:
-            return self.access.readable(relative)
+            found = self.access.readable(relative)
         except OSError:
-            return False
+            found = False
+        if remembered is not None:
+            remembered.readable[relative] = found
+        return found
 
     def writable(self, relative: str) -> bool:
+        table = self._remembered.modes if self._remembered is not None else {}
         try:
-            return bool(self.access.mode(relative) & 0o222)
+            return bool(self._remember(table, relative,
+                                       lambda: self.access.mode(relative)) & 0o222)
         except OSError:
             return False
 
@@ -307,17 +554,34 @@ class ScstSysfs:
         return {name: value.value for name, value in self.attributes(relative).items()
                 if value.key}
 
-    def attributes(self, relative: str) -> dict[str, AttributeValue]:
-        """Every readable attribute file of a directory (``mgmt`` excluded), by name."""
+    def attributes(self, relative: str,
+                   ignore: Collection[str] = ()) -> dict[str, AttributeValue]:
+        """Every readable attribute file of a directory (``mgmt`` and ``ignore`` excluded,
+        and not read), by name."""
         found = {}
-        for name in self.files(relative):
-            if name == "mgmt" or not self.readable(f"{relative}/{name}"):
-                continue
-            try:
+        names = [name for name in self.files(relative) if name != "mgmt" and name not in ignore]
+        self._read_ahead(relative, names)
+        for name in names:
+            try:  # a write-only or secret file refuses the open (EACCES): no stat() first
                 found[name] = self.attribute(f"{relative}/{name}")
             except SysfsError:
                 continue
         return found
+
+    def _read_ahead(self, relative: str, names: list[str]) -> None:
+        """In a :meth:`cached` scope, read the files of one directory together (the access
+        may read them at once); a file that answered EAGAIN is read again when asked."""
+        remembered = self._remembered
+        if remembered is None:
+            return
+        paths = {name: f"{relative}/{name}".strip("/") for name in names}
+        wanted = [name for name, path in paths.items() if path not in remembered.texts]
+        for name, outcome in self.access.read_many(relative, wanted).items():
+            if isinstance(outcome, OSError):
+                if outcome.errno != errno.EAGAIN:
+                    remembered.texts[paths[name]] = self._error(outcome, paths[name])
+            else:
+                remembered.texts[paths[name]] = outcome
 
     def mgmt_help(self, relative: str) -> MgmtHelp:
         """The usage text of ``relative`` (a ``mgmt`` file, or a directory holding one)."""
@@ -331,6 +595,7 @@ class ScstSysfs:
         """Write one command or value; return when SCST has finished it, raise if it failed."""
         if not text.endswith("\n"):
             text += "\n"
+        self._forget()
         try:
             self.access.write(relative, text)
         except OSError as error:

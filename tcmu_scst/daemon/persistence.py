@@ -1,16 +1,26 @@
 """The daemon's configuration file: every successful change saved, restored at start.
 
-After each write through the tree that succeeded, a saver thread (debounced, so a script of
-many writes saves once) reads the tree into the scst.conf model exactly as
-``tcmu-scst-admin -write_config`` does and replaces the file atomically (0600 when it holds
-CHAP secrets).  At start, before the tree is mounted, the file is applied with the config
-tool's apply logic, so a restart brings back the same devices, LUNs, groups, identities and
-enabled states.
+After each write through the tree that succeeded, a saver thread reads the tree into the
+scst.conf model exactly as ``tcmu-scst-admin -write_config`` does and replaces the file
+atomically (0600 when it holds CHAP secrets).  At start, before the tree is mounted, the
+file is applied with the config tool's apply logic, so a restart brings back the same
+devices, LUNs, groups, identities and enabled states.
 
 The tree is reached in-process (:class:`~tcmu_scst.config.in_process.InProcessAccess`), never
 through the FUSE mount: the write being served holds the tree's lock, and a read through
-the mount from the daemon itself would wait for it.  The saver takes the same lock while
-it reads, so it sees the tree between two commands, never in the middle of one.
+the mount from the daemon itself would wait for it.  A save must not stop the tree for its
+readers either: reading a thousand devices and targets takes seconds.  So it reads piece by
+piece, each piece under the tree's lock, and keeps what it read only if the tree's
+``generation`` (one more after every change) was the same before and after: then it saw the
+tree between two commands, never in the middle of one.  If a change came meanwhile, it reads
+again holding ``commands`` (no change can come, readers still get in).  Formatting and
+writing the file happen outside both locks.
+
+A save costs the daemon's CPU in proportion to the configuration, so a burst of writes (a
+``-config`` of thousands) is saved once it pauses for ``debounce`` seconds, or, if it goes
+on, at most every ``SAVE_SPACING`` times as long as the last save took (at least every
+``MAX_DELAY_SECONDS``): the file lags a long burst a little, the daemon does not spend its
+time saving intermediate states.
 """
 
 from __future__ import annotations
@@ -25,6 +35,7 @@ from ..compat_sysfs.scst import ScstTree
 from ..config.apply import Applier
 from ..config.files import has_secrets, save_atomically
 from ..config.in_process import InProcessAccess
+from ..config.model import ScstConfig
 from ..config.running import read_running
 from ..config.scst_conf import ConfigError, format_config, parse_file
 from ..config.sysfs import ScstSysfs
@@ -33,7 +44,9 @@ from .stale import clean_stale
 
 log = logging.getLogger(__name__)
 DEFAULT_CONFIG = "/var/lib/tcmu-scst/scst.conf"
-DEBOUNCE_SECONDS = 0.2
+DEBOUNCE_SECONDS = 0.2  # a pause this long ends a burst of writes
+MAX_DELAY_SECONDS = 1.0  # a burst that goes on is saved at least this often ...
+SAVE_SPACING = 4.0  # ... or, when saves are slow, this many times the last save's duration
 HEADER = "# Saved by tcmu-scstd after every change; restored at start. scst.conf format."
 
 
@@ -48,6 +61,11 @@ class Persistence:
         self._thread: threading.Thread | None = None
         self._last_text: str | None = None
         self._paused = False
+        self._last_save_seconds = 0.0
+        # changes flagged so far and changes covered by a finished save (for settle())
+        self._progress = threading.Condition()
+        self._flagged = 0
+        self._covered = 0
 
     # -- start -----------------------------------------------------------------------------
 
@@ -73,7 +91,7 @@ class Persistence:
             config = parse_file(self.path)
             applier = Applier(self.sysfs, continue_on_error=True,
                               log=lambda line: log.debug("restore: %s", line))
-            with self.tree.lock:
+            with self.tree.commands:  # one management step, as a command is
                 applier.apply(config, self.path)
         except (ConfigError, OSError) as error:
             log.error("cannot restore %s: %s", self.path, error)
@@ -111,28 +129,71 @@ class Persistence:
     def changed(self, _path: str = "") -> None:
         """Called by the tree after a write succeeded (under its lock: only flag it)."""
         if not self._paused:
+            with self._progress:
+                self._flagged += 1
             self._changed.set()
+
+    def settle(self, timeout: float | None = None) -> bool:
+        """Wait until every change flagged before this call is saved (False on timeout).
+
+        For callers that must see the file after their writes (benchmarks, tests) without
+        guessing how long the debounce and the save take.
+        """
+        with self._progress:
+            wanted = self._flagged
+            return self._progress.wait_for(lambda: self._covered >= wanted, timeout)
 
     def _run(self) -> None:
         while not self._stopping.is_set():
             if not self._changed.wait(0.5):
                 continue
-            time.sleep(self.debounce)  # a burst of writes: one save
+            self._wait_for_pause()
+            self._save_flagged()
+
+    def _wait_for_pause(self) -> None:
+        """Until no change came for ``debounce`` seconds, or the burst has gone on long
+        enough that the file should catch up (see the module's docstring)."""
+        started = time.monotonic()
+        limit = max(MAX_DELAY_SECONDS, SAVE_SPACING * self._last_save_seconds)
+        while True:
             self._changed.clear()
-            self.save()
+            if self._stopping.wait(self.debounce) or not self._changed.is_set():
+                return
+            if time.monotonic() - started >= limit:
+                return
+
+    def _save_flagged(self) -> None:
+        """Save, and tell :meth:`settle` which changes that save covers."""
+        self._changed.clear()
+        with self._progress:
+            covering = self._flagged
+        self.save()
+        with self._progress:
+            self._covered = max(self._covered, covering)
+            self._progress.notify_all()
+
+    def read(self) -> ScstConfig:
+        """The tree's configuration, as of one moment between two changes."""
+        before = self.tree.generation
+        config, _ = read_running(self.sysfs)
+        with self.tree.lock:
+            if self.tree.generation == before:
+                return config
+        with self.tree.commands:  # changes wait for this read; readers do not
+            return read_running(self.sysfs)[0]
 
     def save(self) -> None:
+        started = time.monotonic()
         try:
-            with self.tree.lock:
-                config, _ = read_running(self.sysfs)
+            config = self.read()
             text = format_config(config, header=HEADER)
-            if text == self._last_text:
-                return
-            save_atomically(self.path, text, has_secrets(config))
-            self._last_text = text
-            log.debug("configuration saved to %s", self.path)
+            if text != self._last_text:
+                save_atomically(self.path, text, has_secrets(config))
+                self._last_text = text
+                log.debug("configuration saved to %s", self.path)
         except OSError as error:
             log.error("cannot save the configuration to %s: %s", self.path, error)
+        self._last_save_seconds = time.monotonic() - started
 
     def stop(self) -> None:
         """Stop saving; a change not yet saved is saved now."""
@@ -141,8 +202,7 @@ class Persistence:
         if self._thread is not None:
             self._thread.join()
         if self._changed.is_set():
-            self._changed.clear()
-            self.save()
+            self._save_flagged()
 
 
 def clear_leftovers(configfs: str, persistence: Persistence | None) -> None:

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from tcmu_scst.compat_sysfs import fuse_mount
 from tcmu_scst.compat_sysfs.realizer import RecordingRealizer
@@ -37,20 +38,20 @@ def fuse_unavailable() -> str | None:
 @dataclass
 class MountedScst:
     system: ScstSystem
-    realizer: RecordingRealizer
+    realizer: Any  # the RecordingRealizer, unless the caller gave a system of its own
     root: Path
 
 
 @contextmanager
-def mounted_scst() -> Iterator[MountedScst]:
+def mounted_scst(system: ScstSystem | None = None) -> Iterator[MountedScst]:
+    """Mount ``system``'s tree (default: a new one over a recording realizer)."""
     # Not under pytest's tmp_path: its parent is 0700 and non-root readers must reach the mount.
     mountpoint = Path(tempfile.mkdtemp(prefix="scst-tree-"))
     mountpoint.chmod(0o755)
-    realizer = RecordingRealizer()
-    system = ScstSystem(realizer)
+    system = system or ScstSystem(RecordingRealizer())
     handle = fuse_mount.mount(system.tree, str(mountpoint))
     try:
-        yield MountedScst(system, realizer, mountpoint)
+        yield MountedScst(system, system.realizer, mountpoint)
     finally:
         handle.unmount()
         if os.path.ismount(mountpoint):

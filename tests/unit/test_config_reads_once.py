@@ -1,0 +1,142 @@
+"""The config tool asks the tree each question once per command: every directory listed once
+(the listing says what is a file, a directory or a link), every file read once, whatever
+the configuration's size, and all of it forgotten at the next write.  And the tree finds
+one entry of a big directory the way it lists them all."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+from tcmu_scst.compat_sysfs.nodes import Directory, ObjectDirectory
+from tcmu_scst.compat_sysfs.realizer import RecordingRealizer
+from tcmu_scst.compat_sysfs.scst import ScstSystem
+from tcmu_scst.config.apply import Applier
+from tcmu_scst.config.in_process import InProcessAccess
+from tcmu_scst.config.running import read_running
+from tcmu_scst.config.scst_conf import format_config, parse
+from tcmu_scst.config.sysfs import FileAccess, ScstSysfs
+
+from .scst_mount import MountedScst
+
+IQN = "iqn.2026-12.org.example:reads"
+
+
+class CountingAccess(FileAccess):
+    """The file system, counting each call by (operation, path)."""
+
+    def __init__(self, root: Path):
+        super().__init__(root)
+        self.calls: Counter[tuple[str, str]] = Counter()
+
+    def kind(self, relative: str) -> str | None:
+        self.calls["kind", relative] += 1
+        return super().kind(relative)
+
+    def scan(self, relative: str) -> dict[str, str]:
+        self.calls["scan", relative] += 1
+        return super().scan(relative)
+
+    def mode(self, relative: str) -> int:
+        self.calls["mode", relative] += 1
+        return super().mode(relative)
+
+    def read(self, relative: str) -> str:
+        self.calls["read", relative] += 1
+        return super().read(relative)
+
+    def readlink(self, relative: str) -> str:
+        self.calls["readlink", relative] += 1
+        return super().readlink(relative)
+
+
+def configuration(count: int) -> str:
+    devices = "".join(f"\tDEVICE null{n} {{\n\t\tt10_dev_id id-{n}\n\t}}\n" for n in range(count))
+    targets = "".join(
+        f"\tTARGET {IQN}-{n} {{\n\t\tenabled 1\n\t\tLUN 0 null{n}\n"
+        f"\t\tGROUP hosts {{\n\t\t\tINITIATOR iqn.i:host-{n}\n\t\t\tLUN 0 null{n}\n\t\t}}\n\t}}\n"
+        for n in range(count))
+    return (f"HANDLER vdisk_nullio {{\n{devices}}}\n"
+            f"TARGET_DRIVER iscsi {{\n\tenabled 1\n{targets}}}\n")
+
+
+def test_a_no_op_apply_asks_each_question_once(tree: MountedScst) -> None:
+    config = parse(configuration(3))
+    assert Applier(ScstSysfs(tree.root)).apply(config) > 0
+    access = CountingAccess(tree.root)
+    applier = Applier(ScstSysfs(tree.root, access=access))
+    assert applier.apply(config) == 0
+    repeated = {call: count for call, count in access.calls.items() if count > 1}
+    assert repeated == {}
+    assert not [call for call in access.calls if call[0] == "kind"]  # the listings said it
+    # per target its files and those of its LUN, group and group LUN, the same for each
+    # (the LUN sets' help is one text, read once for the driver)
+    reads = Counter(path.split("/")[2] for (what, path) in access.calls
+                    if what == "read" and path.startswith("targets/iscsi/iqn")
+                    and not path.endswith("/mgmt"))
+    assert len(reads) == 3 and len(set(reads.values())) == 1
+    assert len([path for (what, path) in access.calls
+                if what == "read" and path.endswith("luns/mgmt")]) == 1
+
+
+def test_a_write_forgets_and_outside_a_scope_nothing_is_kept(tree: MountedScst) -> None:
+    access = CountingAccess(tree.root)
+    sysfs = ScstSysfs(tree.root, access=access)
+    sysfs.write("handlers/vdisk_nullio/mgmt", "add_device n1")
+    with sysfs.cached():
+        assert sysfs.read("devices/n1/t10_dev_id") == sysfs.read("devices/n1/t10_dev_id")
+        assert access.calls["read", "devices/n1/t10_dev_id"] == 1
+        sysfs.write("devices/n1/t10_dev_id", "changed")
+        assert sysfs.attribute("devices/n1/t10_dev_id").value == "changed"
+        assert "n2" not in sysfs.entries("devices")
+        sysfs.write("handlers/vdisk_nullio/mgmt", "add_device n2")
+        assert "n2" in sysfs.entries("devices")
+    ScstSysfs(tree.root).write("devices/n1/t10_dev_id", "by someone else")
+    assert sysfs.attribute("devices/n1/t10_dev_id").value == "by someone else"
+    assert sysfs.attribute("devices/n1/t10_dev_id").value == "by someone else"
+    assert access.calls["read", "devices/n1/t10_dev_id"] == 4
+
+
+def test_write_config_reads_the_same_through_the_mount_and_in_process(
+        tree: MountedScst) -> None:
+    Applier(ScstSysfs(tree.root)).apply(parse(configuration(2)))
+    mounted, _ = read_running(ScstSysfs(tree.root))
+    in_process, _ = read_running(ScstSysfs("/", access=InProcessAccess(tree.system.tree)))
+    assert format_config(mounted) == format_config(in_process)
+    assert "t10_dev_id id-1" in format_config(mounted)
+
+
+def directories(directory: Directory, path: str = "") -> list[tuple[str, Directory]]:
+    found = [(path or "/", directory)]
+    for name, child in directory.entries().items():
+        if isinstance(child, Directory):
+            found += directories(child, f"{path}/{name}")
+    return found
+
+
+def test_one_entry_is_found_as_the_listing_shows_it(tmp_path: Path) -> None:
+    system = ScstSystem(RecordingRealizer())
+    disk = tmp_path / "disk"
+    disk.write_bytes(bytes(1 << 20))
+    write = system.tree.write
+    write("/handlers/vdisk_fileio/mgmt", f"add_device f1 filename={disk}")
+    write("/handlers/vdisk_nullio/mgmt", "add_device n1")
+    write("/targets/iscsi/mgmt", f"add_target {IQN}")
+    write("/targets/iscsi/mgmt", f"add_target_attribute {IQN} IncomingUser joe 12charsecret")
+    write("/targets/iscsi/mgmt", "add_attribute IncomingUser disc 12charsecret")
+    write(f"/targets/iscsi/{IQN}/luns/mgmt", "add n1 3")
+    write(f"/targets/iscsi/{IQN}/ini_groups/mgmt", "create g")
+    write(f"/targets/iscsi/{IQN}/ini_groups/g/luns/mgmt", "add f1 0")
+    write("/targets/scst_local/mgmt", "add_target local session_name=s1")
+    checked = 0
+    for path, directory in directories(system.tree.root):
+        entries = directory.entries()
+        for name, node in entries.items():
+            found = directory.child(name)
+            assert type(found) is type(node) and found.mode == node.mode, f"{path}/{name}"
+        for missing in ("absent", "03", "mgmt2"):
+            assert (directory.child(missing) is None) == (missing not in entries), path
+        assert directory.subdirectory_count() == sum(
+            isinstance(node, Directory) for node in entries.values()), path
+        checked += isinstance(directory, ObjectDirectory)
+    assert checked >= 6  # devices, both handlers, both drivers, groups, both LUN sets
