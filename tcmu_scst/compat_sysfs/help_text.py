@@ -24,6 +24,7 @@ def handler_usage(handler: str) -> str:
     return text
 
 
+WILDCARDS = "*?!"  # SCST's initiator pattern characters; LIO matches names exactly
 ACCESS_LIMITS_LABEL = "access limits"  # read by tcmu_scst.config.apply before any write
 EXACT_NAMES = "exact_initiator_names"
 ACCESS_MODE = "access_mode"

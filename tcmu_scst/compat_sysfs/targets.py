@@ -24,6 +24,7 @@ from .help_text import (
     EXACT_NAMES,
     INI_GROUPS_USAGE,
     INITIATORS_USAGE,
+    WILDCARDS,
     target_driver_usage,
 )
 from .iscsi_params import CHAP_ATTRIBUTES, ISCSI_KEYS, MIN_SECRET
@@ -34,7 +35,6 @@ from .realizer import ConnectionInfo, Realizer, SessionInfo
 log = logging.getLogger(__name__)
 
 ISCSI, LOCAL, FCOE = "iscsi", "scst_local", "fcst"
-WILDCARDS = "*?!"  # SCST's initiator pattern characters; LIO matches names exactly
 VERSION = "3.11.0-tcmu-scst"
 
 

@@ -24,7 +24,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from ..compat_sysfs.help_text import ACCESS_LIMITS_LABEL, ACCESS_MODE, EXACT_NAMES
+from ..compat_sysfs.help_text import ACCESS_LIMITS_LABEL, ACCESS_MODE, EXACT_NAMES, WILDCARDS
 from ..lio.access_plan import GroupSpec, LunExport, consequence, plan_access
 from .model import Attributes, Device, Driver, Group, Lun, ScstConfig, Target
 from .running import DRIVER_DYNAMIC, TARGET_DYNAMIC, RunningTree
@@ -32,9 +32,6 @@ from .scst_conf import ConfigError
 from .sysfs import ScstSysfs, SysfsError
 
 LAST_CREATION_PARAMETER = "cluster_mode"  # SCST honours t10_dev_id only if set before it
-
-
-WILDCARDS = "*?!"  # SCST's initiator pattern characters
 
 
 def access_consequence(target: Target) -> str | None:

@@ -43,6 +43,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..compat_sysfs.help_text import WILDCARDS
 from ..lio.access_plan import DEMO, GroupSpec, LunExport, plan_access
 from .sysfs import AttributeValue, ScstSysfs, SysfsError
 
@@ -415,7 +416,7 @@ class _Exporter:
                 if initiator == "mgmt":
                     continue
                 name = self.value(f"{path}/initiators/{initiator}", initiator) or initiator
-                if any(character in name for character in "*?!"):
+                if any(character in name for character in WILDCARDS):
                     self.warn(f"{path}/initiators/{initiator}", "wildcard patterns cannot be "
                               "expressed (LIO ACLs name one initiator); left out")
                 elif name.lower() in seen:
