@@ -55,6 +55,46 @@ class SessionInfo:
                     ConnectionInfo(address))
 
 
+# SCST's ALUA states, in the order of SCSI's asymmetric access state codes (offline last but one)
+ALUA_STATES = ("active", "nonoptimized", "standby", "unavailable", "offline", "transitioning")
+
+
+@dataclass(frozen=True)
+class AluaPort:
+    """A target port in an SCST target group: a local target (``driver`` set) or a remote one
+    (a directory with ``rel_tgt_id`` in the tree, a port of another node)."""
+
+    target: str
+    rel_tgt_id: int  # 0: a local target not yet enabled (SCST assigns the id then)
+    driver: str | None = None  # None: remote
+
+    @property
+    def local(self) -> bool:
+        return self.driver is not None
+
+
+@dataclass(frozen=True)
+class AluaTargetGroup:
+    name: str
+    group_id: int  # 0: not set yet (SCST's default)
+    state: str  # one of ALUA_STATES
+    preferred: bool
+    ports: tuple[AluaPort, ...] = ()
+
+
+@dataclass(frozen=True)
+class AluaLayout:
+    """Everything a device's ALUA answers depend on: its device group's target groups.
+
+    The model hands the realizer a new layout for every device of a device group whenever
+    anything in it changes (a target group, its state, id or members, a member target's
+    ``rel_tgt_id``), and ``None`` when the device leaves the group.
+    """
+
+    device_group: str
+    target_groups: tuple[AluaTargetGroup, ...] = ()
+
+
 class Realizer(Protocol):
     def create_device(self, request: DeviceRequest) -> None: ...
     def delete_device(self, name: str) -> None: ...
@@ -77,6 +117,7 @@ class Realizer(Protocol):
     def add_local_session(self, target: str, session: str) -> None: ...
     def remove_local_session(self, target: str, session: str) -> None: ...
     def fc_ports(self) -> list[str]: ...
+    def set_alua(self, device: str, layout: AluaLayout | None) -> None: ...
 
 
 @dataclass
@@ -151,3 +192,6 @@ class RecordingRealizer:
 
     def fc_ports(self) -> list[str]:
         return list(self.ports)
+
+    def set_alua(self, device: str, layout: AluaLayout | None) -> None:
+        self._record("set_alua", device, layout)

@@ -26,7 +26,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..compat_sysfs.declarations import INERT
-from ..compat_sysfs.realizer import ConnectionInfo, DeviceRequest, LunMapping, SessionInfo
+from ..compat_sysfs.realizer import (
+    AluaLayout,
+    ConnectionInfo,
+    DeviceRequest,
+    LunMapping,
+    SessionInfo,
+)
 from ..dataplane.spec import DeviceSpec
 from ..dataplane.supervisor import Supervisor
 from ..lio import (
@@ -406,6 +412,9 @@ class LioRealizer:
 
     def fc_ports(self) -> list[str]:
         return local_port_wwpns()
+
+    def set_alua(self, device: str, layout: AluaLayout | None) -> None:
+        raise unsupported("ALUA device groups are not realised in LIO yet")
 
     def shutdown(self) -> None:
         """Remove everything this daemon made, targets first, then devices and workers."""
