@@ -35,6 +35,7 @@ from ..compat_sysfs.realizer import (
 )
 from ..dataplane.spec import DeviceSpec
 from ..dataplane.supervisor import Supervisor
+from ..handlers.alua import ALUA_ATTRIBUTE
 from ..lio import (
     Chap,
     FcTarget,
@@ -62,6 +63,15 @@ from ..lio.access_plan import (
 )
 from ..lio.backstore import UserBackstore
 from .connections import peers
+from .port_rings import (
+    PERSISTENT_RESERVATIONS_OFF,
+    PROTOCOLS,
+    Port,
+    place_of,
+    port_backstore_name,
+    port_key,
+    view_of,
+)
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +97,9 @@ def unsupported(message: str) -> OSError:
 class _Device:
     backstore: UserBackstore
     spec: DeviceSpec
+    request: DeviceRequest
+    alua: AluaLayout | None = None  # set while the device is in an SCST device group
+    ports: dict[tuple[str, str], Port] = field(default_factory=dict)  # (driver, target)
 
 
 @dataclass
@@ -132,13 +145,15 @@ class LioRealizer:
             remove_user_backstore(backstore)
             raise OSError(errno.EIO, f"{request.name}: the data-plane worker did not start: "
                           f"{error}") from error
-        self.devices[request.name] = _Device(backstore, spec)
+        self.devices[request.name] = _Device(backstore, spec, request)
         log.info("device %s: %s on core/user_%d, worker started", request.name,
                  request.handler, hba)
 
     def delete_device(self, name: str) -> None:
         device = self.devices.pop(name)
         self.supervisor.stop(name)
+        for port in device.ports.values():
+            remove_user_backstore(port.backstore)
         remove_user_backstore(device.backstore)
 
     def set_device_attribute(self, name: str, attribute: str, value: str) -> None:
@@ -177,6 +192,8 @@ class LioRealizer:
         target = self.targets.pop((driver, name))
         if target.tpg is not None and target.tpg.exists():
             target.tpg.remove()
+        target.plan = EMPTY_PLAN
+        self._remove_idle_ports(target)
 
     def enable_target(self, driver: str, name: str, enabled: bool) -> None:
         target = self.targets[(driver, name)]
@@ -313,17 +330,180 @@ class LioRealizer:
 
     def _sync(self, target: _Target, default: dict[int, LunExport],
               groups: dict[str, dict[int, LunExport]], members: dict[str, list[str]]) -> None:
-        """Realise the new LUN sets and groups in LIO, then commit them; all or nothing."""
-        plan = self._plan(target, default, groups, members)
-        if target.tpg is not None:
-            apply_access(target.tpg, target.plan, plan, self._backstore,
-                         lambda initiator: self._configure_acl(target, initiator))
-            self._report_access(target, target.plan, plan, default)
-            target.plan = plan
-        target.default, target.group_luns, target.members = default, groups, members
+        """Realise the new LUN sets and groups in LIO, then commit them; all or nothing.
 
-    def _backstore(self, device: str) -> UserBackstore:
-        return self.devices[device].backstore
+        LUNs of a device in a device group link to the device's port ring for this target
+        (made here when it is the first), all others to the device's own TCMU device."""
+        made = self._make_ports(target, default, groups) if target.tpg is not None else []
+        try:
+            plan = self._plan(target, *self._linked(target, default, groups), members)
+            if target.tpg is not None:
+                apply_access(target.tpg, target.plan, plan, self._backstore,
+                             lambda initiator: self._configure_acl(target, initiator))
+                self._report_access(target, target.plan, plan, default)
+                target.plan = plan
+        except BaseException:
+            self._remove_ports(target, made)
+            raise
+        target.default, target.group_luns, target.members = default, groups, members
+        self._remove_idle_ports(target)
+
+    def _backstore(self, key: str) -> UserBackstore:
+        """The storage object an access plan names: a device, or one of its port rings."""
+        device, _, index = key.partition("/")
+        record = self.devices[device]
+        if not index:
+            return record.backstore
+        return next(port.backstore for port in record.ports.values() if port.key == key)
+
+    # --- ALUA: port rings -------------------------------------------------------------------
+
+    def set_alua(self, device: str, layout: AluaLayout | None) -> None:
+        """Lay ``device`` out for its device group (port rings, states, the worker's view),
+        or back on its own TCMU device (``None``); all or nothing."""
+        record = self.devices.get(device)
+        if record is None:
+            raise OSError(errno.ENODEV, f"device {device!r} has no backstore")
+        old = record.alua
+        record.alua = layout
+        try:
+            self._lay_out(record)
+        except BaseException:
+            record.alua = old
+            with contextlib.suppress(OSError):
+                self._lay_out(record)
+            raise
+        if old is None and layout is not None:
+            log.warning("device %s joined device group %s: PERSISTENT RESERVE and RESERVE "
+                        "are refused on it while it is in a device group (LIO keeps "
+                        "reservations per port ring, which could not bind the other ports)",
+                        device, layout.device_group)
+        elif old is not None and layout is None:
+            log.info("device %s left device group %s", device, old.device_group)
+
+    def _lay_out(self, record: _Device) -> None:
+        """The worker learns the view before any port ring is linked (an initiator scans a
+        new LUN at once, and must see the TPGS bits then), and forgets it only after the
+        LUNs are back on the device's own TCMU device."""
+        layout = record.alua
+        name = record.spec.name
+        if layout is not None:
+            self.supervisor.set_state(name, ALUA_ATTRIBUTE, view_of(layout).to_json())
+        for target in self._targets_exporting(name):
+            self._sync(target, target.default, target.group_luns, target.members)
+        if layout is None:
+            self.supervisor.set_state(name, ALUA_ATTRIBUTE, "")
+            return
+        moved = False
+        for (driver, target_name), port in record.ports.items():
+            place = place_of(layout, driver, target_name)
+            if place != port.place:
+                port.set_kernel_state(place)
+                moved |= place.relative_id != port.place.relative_id
+                port.place = place
+        if moved:
+            self._tell_ports(record)
+
+    def _targets_exporting(self, device: str) -> list[_Target]:
+        return [target for target in self.targets.values()
+                if any(lun.device == device for luns in (target.default,
+                                                         *target.group_luns.values())
+                       for lun in luns.values())]
+
+    def _linked(self, target: _Target, default: dict[int, LunExport],
+                groups: dict[str, dict[int, LunExport]]
+                ) -> tuple[dict[int, LunExport], dict[str, dict[int, LunExport]]]:
+        """The LUN sets with each device replaced by what this target's LUNs link to."""
+        def link(lun: LunExport) -> LunExport:
+            record = self.devices.get(lun.device)
+            if record is None or record.alua is None:
+                return lun
+            port = record.ports.get((target.driver, target.name))
+            return lun if port is None else LunExport(port.key, lun.read_only)
+
+        return ({number: link(lun) for number, lun in default.items()},
+                {name: {number: link(lun) for number, lun in luns.items()}
+                 for name, luns in groups.items()})
+
+    def _make_ports(self, target: _Target, default: dict[int, LunExport],
+                    groups: dict[str, dict[int, LunExport]]) -> list[str]:
+        """Port rings this target needs and does not have yet (its devices in groups);
+        the names of the devices that got one."""
+        made: list[str] = []
+        wanted = {lun.device for luns in (default, *groups.values()) for lun in luns.values()}
+        try:
+            for device in sorted(wanted):
+                record = self.devices.get(device)
+                if record is None or record.alua is None or \
+                        (target.driver, target.name) in record.ports:
+                    continue
+                self._make_port(record, target)
+                made.append(device)
+        except BaseException:
+            self._remove_ports(target, made)
+            raise
+        return made
+
+    def _remove_ports(self, target: _Target, devices: list[str]) -> None:
+        """Undo :meth:`_make_ports` (nothing links to those rings yet)."""
+        for device in devices:
+            with contextlib.suppress(OSError, KeyError):
+                self._remove_port(device, (target.driver, target.name))
+
+    def _make_port(self, record: _Device, target: _Target) -> Port:
+        assert record.alua is not None
+        used = {port.index for port in record.ports.values()}
+        index = next(number for number in range(1, len(used) + 2) if number not in used)
+        request = record.request
+        backstore = create_user_backstore(
+            port_backstore_name(request.name, index), record.spec.hba, request.handler,
+            request.name, request.size or request.block_size, request.block_size,
+            configfs=self.fs, attributes=PERSISTENT_RESERVATIONS_OFF)
+        place = place_of(record.alua, target.driver, target.name)
+        port = Port(index, port_key(request.name, index), backstore,
+                    PROTOCOLS.get(target.driver, 0), place)
+        key = (target.driver, target.name)
+        try:
+            port.set_kernel_state(place)
+            record.ports[key] = port
+            self._tell_ports(record)
+        except BaseException:
+            record.ports.pop(key, None)
+            remove_user_backstore(backstore)
+            raise
+        log.info("device %s: port ring %s for %s %s (relative port %d, %s)", request.name,
+                 backstore.name, target.driver, target.name, place.relative_id, place.state)
+        return port
+
+    def _tell_ports(self, record: _Device) -> None:
+        rings = tuple(port.ring() for port in sorted(record.ports.values(),
+                                                      key=lambda port: port.index))
+        self.supervisor.set_ports(record.spec.name, rings)
+
+    def _remove_port(self, device: str, key: tuple[str, str]) -> None:
+        """Close a port ring whose LUNs are gone, then remove its TCMU device."""
+        record = self.devices[device]
+        port = record.ports.pop(key)
+        try:
+            self._tell_ports(record)
+        except BaseException:
+            record.ports[key] = port
+            raise
+        remove_user_backstore(port.backstore)
+
+    def _remove_idle_ports(self, target: _Target) -> None:
+        """Port rings of this target that no LUN links to any more (or whose device left
+        its device group); a failure is logged, the LUNs are already elsewhere."""
+        key = (target.driver, target.name)
+        linked = set(target.plan.tpg_luns.values())
+        for name, record in self.devices.items():
+            port = record.ports.get(key)
+            if port is not None and port.key not in linked:
+                try:
+                    self._remove_port(name, key)
+                except OSError as error:
+                    log.warning("device %s: port ring %s not removed: %s", name,
+                                port.backstore.name, error)
 
     def _configure_acl(self, target: _Target, initiator: str) -> None:
         if isinstance(target.tpg, IscsiTarget):
@@ -368,12 +548,15 @@ class LioRealizer:
         export = LoopbackExport(wwn, self.fs)
         export.create()
         record.session = session
+        made = self._make_ports(record, record.default, record.group_luns)
         try:
-            plan = self._plan(record, record.default, record.group_luns, record.members)
+            plan = self._plan(record, *self._linked(record, record.default, record.group_luns),
+                              record.members)
             apply_access(export, EMPTY_PLAN, plan, self._backstore)
         except BaseException:
             record.session = None
             export.remove()
+            self._remove_ports(record, made)
             raise
         record.tpg, record.local_wwn, record.plan = export, wwn, plan
 
@@ -382,6 +565,7 @@ class LioRealizer:
         if record.tpg is not None:
             record.tpg.remove()
         record.tpg, record.session, record.plan = None, None, EMPTY_PLAN
+        self._remove_idle_ports(record)
 
     # --- read-back ------------------------------------------------------------------------
 
@@ -413,8 +597,6 @@ class LioRealizer:
     def fc_ports(self) -> list[str]:
         return local_port_wwpns()
 
-    def set_alua(self, device: str, layout: AluaLayout | None) -> None:
-        raise unsupported("ALUA device groups are not realised in LIO yet")
 
     def shutdown(self) -> None:
         """Remove everything this daemon made, targets first, then devices and workers."""

@@ -151,6 +151,14 @@ class DataPlane:
         self._poller.register(fd, select.EPOLLIN)
         server.service()  # commands may be waiting already
 
+    def remove(self, server: DeviceServer) -> None:
+        """Stop serving ``server`` (its ring is idle: the daemon unlinked its LUNs)."""
+        fd = server.source.fileno()
+        if self.servers.pop(fd, None) is not None:
+            self._poller.unregister(fd)
+            self._watch.forget()
+            server.release()
+
     def stop(self) -> None:
         """Ask the loop to end (safe from signal handlers and other threads)."""
         self._stopping.set()

@@ -21,12 +21,12 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from .spec import DeviceSpec, specs_to_json
-from .worker import READY
+from .spec import DeviceSpec, PortRing, ports_to_json, specs_to_json
+from .worker import PORTS_REQUEST, READY
 
 log = logging.getLogger(__name__)
 
@@ -244,6 +244,50 @@ class Supervisor:
         with self._lock:
             worker.specs = [replace(spec, params={**spec.params, name: value})
                             if spec.name == device else spec for spec in worker.specs]
+
+    def set_ports(self, device: str, ports: tuple[PortRing, ...],
+                  timeout: float = CONTROL_TIMEOUT) -> None:
+        """Make the worker serving ``device`` serve exactly these port rings (ALUA)."""
+        self._set_recorded(device, PORTS_REQUEST, ports_to_json(ports),
+                           lambda spec: replace(spec, ports=ports), timeout)
+
+    def set_state(self, device: str, name: str, value: str,
+                  timeout: float = CONTROL_TIMEOUT) -> None:
+        """Like :meth:`set_attribute` for state the daemon owns (a device's ALUA view): a
+        worker that is restarting gets it from its spec instead of refusing."""
+        self._set_recorded(device, name, value,
+                           lambda spec: replace(spec, params={**spec.params, name: value}),
+                           timeout)
+
+    def _set_recorded(self, device: str, name: str, value: str,
+                      change: Callable[[DeviceSpec], DeviceSpec], timeout: float) -> None:
+        """Record the change in the spec first, so that a worker restarting meanwhile comes
+        back with it, then tell the running worker; OSError (and the record undone) when
+        the running worker refuses."""
+        worker = self._worker_of(device)
+        with self._lock:
+            old = worker.specs
+            worker.specs = [change(spec) if spec.name == device else spec
+                            for spec in worker.specs]
+        channel = worker.channel
+        if channel is None or worker.stopping or channel.process is not worker.process:
+            log.info("worker of %s is restarting: its successor gets %s from its spec",
+                     device, name)
+            return
+        try:
+            channel.request(device, name, value, timeout)
+        except OSError:
+            with self._lock:
+                worker.specs = old
+            raise
+
+    def _worker_of(self, device: str) -> Worker:
+        with self._lock:
+            worker = next((w for w in self.workers.values()
+                           if any(spec.name == device for spec in w.specs)), None)
+        if worker is None:
+            raise OSError(errno.ENODEV, f"no worker serves {device}")
+        return worker
 
     def stop(self, key: str, timeout: float = 30.0) -> None:
         """SIGTERM the worker (it finishes in-flight commands), SIGKILL after ``timeout``."""

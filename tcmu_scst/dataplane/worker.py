@@ -9,7 +9,9 @@ A request ``{"id": 1, "device": "cd1", "set": "filename", "value": "/x.iso"}`` c
 attribute of a device this worker serves; the answer is ``{"id": 1, "ok": true}`` or
 ``{"id": 1, "errno": 16, "message": "..."}`` (the errno a sysfs write would fail with).
 Requests run in the data-plane loop between two batches of commands, so a device never
-changes under a command it is executing.
+changes under a command it is executing.  ``"set": "ports"`` is the worker's own: its value
+(JSON, see ``spec.ports_to_json``) is the device's full list of port rings (ALUA), which the
+worker opens and closes to match.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import sys
 from contextlib import ExitStack
 from typing import Any, BinaryIO
 
+from ..handlers.alua import ALUA_ATTRIBUTE, TargetPort
 from ..handlers.disk import ScsiDevice
 from ..handlers.registry import open_scsi_device
 from ..uio.device import OpenUioDevice
@@ -34,16 +37,80 @@ from ..uio.ring import Ring
 from . import kernel_actions
 from .io_threads import IoThreads
 from .server import DataPlane, DeviceServer
-from .spec import DeviceSpec, specs_from_json
+from .spec import DeviceSpec, PortRing, ports_from_json, specs_from_json
 
 log = logging.getLogger("tcmu_scst.worker")
 READY = "READY"
 DEFAULT_POLL_MICROSECONDS = 200
 DEFAULT_HOLD_MICROSECONDS = 100
 MAX_REQUEST_BYTES = 1 << 16
+PORTS_REQUEST = "ports"
+# attributes a worker is given at start that are not creation parameters of the handler
+RUN_TIME_ONLY = (ALUA_ATTRIBUTE,)
 
 
-def apply_request(devices: dict[str, ScsiDevice], request: Any) -> dict[str, Any]:
+class PortRings:
+    """The extra rings of devices in ALUA device groups, one per target port.
+
+    Each is served like the device's own ring, by the same device object (so every port
+    sees the same data, state and unit attentions), with the ring's :class:`TargetPort` for
+    the answers that depend on the port.  A ring is closed only after the daemon unlinked
+    its LUNs, which the kernel completes only when no command is left on them.
+    """
+
+    def __init__(self, plane: DataPlane, io: IoThreads):
+        self.plane = plane
+        self.io = io
+        self.open: dict[tuple[str, str], tuple[DeviceServer, ExitStack]] = {}
+
+    def set_ports(self, spec: DeviceSpec, device: ScsiDevice,
+                  ports: tuple[PortRing, ...]) -> None:
+        wanted = {port.name: port for port in ports}
+        for (owner, name) in list(self.open):
+            if owner == spec.name and name not in wanted:
+                self.close(owner, name)
+        for port in ports:
+            served = self.open.get((spec.name, port.name))
+            if served is None:
+                self._attach(spec, device, port)
+            else:
+                served[0].ring.port = TargetPort(port.relative_id, port.protocol)
+
+    def _attach(self, spec: DeviceSpec, device: ScsiDevice, port: PortRing) -> None:
+        stack = ExitStack()
+        backstore = spec.backstore_dir_of(port.name)
+        recovered = kernel_actions.block_and_reset(backstore)
+        try:
+            uio = stack.enter_context(OpenUioDevice(find_tcmu_device(spec.hba, port.name)))
+            ring = Ring(uio.map, uio.notify)
+            stack.callback(ring.close)
+            ring.port = TargetPort(port.relative_id, port.protocol)
+            server = DeviceServer(port.name, uio, ring, device, self.io)
+            self.plane.add(server)
+        except BaseException:
+            stack.close()
+            raise
+        finally:
+            if recovered:
+                kernel_actions.unblock(backstore)
+        self.open[(spec.name, port.name)] = (server, stack)
+        log.info("serving %s port %d on %s", spec.name, port.relative_id, uio.device.node)
+
+    def close(self, owner: str, name: str) -> None:
+        server, stack = self.open.pop((owner, name))
+        self.plane.remove(server)
+        stack.close()
+        log.info("%s: port ring %s closed", owner, name)
+
+    def close_all(self) -> None:
+        """At exit, after the loop released every server: close the rings and UIOs."""
+        for key in list(self.open):
+            self.open.pop(key)[1].close()
+
+
+def apply_request(devices: dict[str, ScsiDevice], request: Any,
+                  specs: dict[str, DeviceSpec] | None = None,
+                  ports: PortRings | None = None) -> dict[str, Any]:
     """Carry out one control request; the answer (without its id) as a dict."""
     if not isinstance(request, dict) or not isinstance(request.get("set"), str):
         return {"errno": errno.EINVAL, "message": "a request needs \"device\" and \"set\""}
@@ -52,8 +119,18 @@ def apply_request(devices: dict[str, ScsiDevice], request: Any) -> dict[str, Any
     if device is None:
         return {"errno": errno.ENODEV, "message": f"no device {request.get('device')!r} here"}
     value = request.get("value", "")
+    value = value if isinstance(value, str) else str(value)
     try:
-        device.set_attribute(request["set"], value if isinstance(value, str) else str(value))
+        if request["set"] == PORTS_REQUEST:
+            if ports is None or specs is None:
+                raise OSError(errno.EOPNOTSUPP, "this worker serves no port rings")
+            try:
+                wanted = ports_from_json(value)
+            except ValueError as error:
+                raise OSError(errno.EINVAL, str(error)) from None
+            ports.set_ports(specs[name], device, wanted)
+        else:
+            device.set_attribute(request["set"], value)
     except OSError as error:
         return {"errno": error.errno or errno.EIO, "message": error.strerror or str(error)}
     except Exception as error:  # a bug must not end the worker: report it as EIO
@@ -70,8 +147,11 @@ class ControlChannel:
     the channel: the devices keep being served.
     """
 
-    def __init__(self, devices: dict[str, ScsiDevice], source: int, answers: BinaryIO):
+    def __init__(self, devices: dict[str, ScsiDevice], source: int, answers: BinaryIO,
+                 specs: dict[str, DeviceSpec] | None = None, ports: PortRings | None = None):
         self.devices = devices
+        self.specs = specs
+        self.ports = ports
         self.source = source
         self.answers = answers
         self._pending = b""
@@ -112,7 +192,7 @@ class ControlChannel:
             request_id, answer = None, {"errno": errno.EINVAL, "message": "not JSON"}
         else:
             request_id = request.get("id") if isinstance(request, dict) else None
-            answer = apply_request(self.devices, request)
+            answer = apply_request(self.devices, request, self.specs, self.ports)
         log.info("control %s -> %s", line.decode(errors="replace").strip(), answer)
         try:
             self.answers.write(json.dumps({"id": request_id, **answer}).encode() + b"\n")
@@ -126,9 +206,15 @@ class ControlChannel:
             self._plane = None
 
 
-def attach(spec: DeviceSpec, plane: DataPlane, io: IoThreads, stack: ExitStack) -> ScsiDevice:
-    """Open one device's UIO and start serving its ring, recovering it from a dead worker."""
-    device = open_scsi_device(spec.handler, spec.name, spec.params)
+def attach(spec: DeviceSpec, plane: DataPlane, io: IoThreads, stack: ExitStack,
+           ports: PortRings | None = None) -> ScsiDevice:
+    """Open one device's UIO and start serving its rings, recovering them from a dead
+    worker."""
+    creation = {key: value for key, value in spec.params.items() if key not in RUN_TIME_ONLY}
+    device = open_scsi_device(spec.handler, spec.name, creation)
+    for key in RUN_TIME_ONLY:
+        if spec.params.get(key):
+            device.set_attribute(key, spec.params[key])
     recovered = kernel_actions.block_and_reset(spec.backstore_dir)
     try:
         uio = stack.enter_context(OpenUioDevice(find_tcmu_device(spec.hba, spec.name)))
@@ -139,6 +225,10 @@ def attach(spec: DeviceSpec, plane: DataPlane, io: IoThreads, stack: ExitStack) 
         if recovered:
             kernel_actions.unblock(spec.backstore_dir)
     log.info("serving %s (%s) on %s", spec.name, spec.handler, uio.device.node)
+    if spec.ports:
+        if ports is None:
+            raise RuntimeError(f"{spec.name} has port rings but nobody to serve them")
+        ports.set_ports(spec, device, spec.ports)
     return device
 
 
@@ -172,14 +262,17 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, lambda *_: plane.stop())
     signal.signal(signal.SIGINT, lambda *_: plane.stop())
     with ExitStack() as stack:
-        devices = {spec.name: attach(spec, plane, io, stack) for spec in specs}
+        ports = PortRings(plane, io)
+        stack.callback(ports.close_all)
+        devices = {spec.name: attach(spec, plane, io, stack, ports) for spec in specs}
         # The hot path allocates short-lived, acyclic objects by the thousand per second:
         # keep the cyclic collector from scanning them over and over.
         gc.freeze()
         gc.set_threshold(100_000, 50, 50)
         print(READY, flush=True)
         if sys.stdin is not None:
-            ControlChannel(devices, sys.stdin.fileno(), sys.stdout.buffer).attach(plane)
+            ControlChannel(devices, sys.stdin.fileno(), sys.stdout.buffer,
+                           {spec.name: spec for spec in specs}, ports).attach(plane)
         profile_path = os.environ.get("TCMU_SCST_PROFILE")
         if profile_path:  # developers: where does a worker spend its time?
             cProfile.runctx("plane.run()", globals(), {"plane": plane},

@@ -29,6 +29,7 @@ USAGE: dict[tuple[int, int | None], bytes] = {
     (0x5A, None): _usage("5a 18 ff ff 000000 ffff", CONTROL),  # MODE SENSE(10)
     (0xA0, None): _usage("a0 00 ff 000000 ffffffff 00", CONTROL),  # REPORT LUNS (kernel)
     (0xA3, 0x0C): _usage("a3 0c 87 ff ffff ffffffff 00", CONTROL),  # REPORT SUPPORTED OPCODES
+    (0xA3, 0x0A): _usage("a3 ea 00000000 ffffffff 00", CONTROL),  # REPORT TARGET PORT GROUPS
     (0x83, 0x00): _usage("83 00 0000000000000000 ffffffff 00", CONTROL),  # EXTENDED COPY(LID1)
     (0x84, 0x00): _usage("84 00 ff 00000000000000 ffffffff 00", CONTROL),  # COPY STATUS
     (0x84, 0x03): _usage("84 03 00 00000000000000 ffffffff 00", CONTROL),  # OPERATING PARAMS

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
 
+from .alua import ALUA_ATTRIBUTE, AluaView
 from .backend import Backend
 from .identity import Identity
 from .outcome import Deferred, Outcome
@@ -103,6 +104,8 @@ class ScsiDevice:
         self.identity = identity
         self.removable = removable
         self.prevent_removal = False
+        # the device group's ALUA answers while the device is in one (handlers/alua.py)
+        self.alua: AluaView | None = None
 
     def execute(self, command: Command) -> Outcome | Deferred:
         function = self.commands.get(command.cdb[0])
@@ -128,6 +131,12 @@ class ScsiDevice:
         """
         if name in IDENTITY_ATTRIBUTES:
             setattr(self.identity, IDENTITY_ATTRIBUTES[name], value)
+            return
+        if name == ALUA_ATTRIBUTE:
+            try:
+                self.alua = AluaView.from_json(value) if value else None
+            except ValueError as error:
+                raise OSError(errno.EINVAL, str(error)) from None
             return
         raise OSError(errno.EINVAL, f"attribute {name!r} is not changeable at run time")
 

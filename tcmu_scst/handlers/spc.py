@@ -10,12 +10,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from .alua import TPGS_IMPLICIT, port_designators
 from .cdb import be
 from .outcome import NO_DATA, Outcome
 from .sense import ILLEGAL_REQUEST, NO_SENSE, CheckCondition, fixed_sense, invalid_field_in_cdb
 
 if TYPE_CHECKING:
     from ..uio.ring import Command
+    from .alua import TargetPort
     from .disk import ScsiDevice
 
 INQUIRY = 0x12
@@ -53,6 +55,8 @@ def standard_inquiry(device: ScsiDevice) -> bytes:
     data[1] = 0x80 if device.removable else 0
     data[2] = SPC4_VERSION
     data[3] = 0x12  # HiSup, response data format 2
+    if device.alua is not None:
+        data[5] |= TPGS_IMPLICIT
     data[4] = len(data) - 5
     data[7] = 0x02  # CmdQue
     data[8:16] = _padded(identity.vendor, 8)
@@ -72,12 +76,14 @@ def _designator(code_set: int, designator_type: int, value: bytes, association: 
     return bytes([code_set, (association << 4) | designator_type, 0, len(value)]) + value
 
 
-def vpd_pages(device: ScsiDevice) -> dict[int, bytes]:
+def vpd_pages(device: ScsiDevice, port: TargetPort | None = None) -> dict[int, bytes]:
+    """The device's VPD pages, as seen through ``port`` (the ring's target port, if any)."""
     identity = device.identity
     t10_vendor_id = _padded(identity.vendor, 8) + identity.t10_dev_id.encode()
     pages = {
         0x80: identity.usn.encode(),
-        0x83: _designator(0x2, 0x1, t10_vendor_id) + _designator(0x1, 0x2, identity.eui64()),
+        0x83: _designator(0x2, 0x1, t10_vendor_id) + _designator(0x1, 0x2, identity.eui64())
+        + port_designators(device.alua, port),
         **device.command_set_vpd_pages(),
     }
     pages[0x00] = bytes(sorted([0x00, *pages]))
@@ -89,7 +95,7 @@ def inquiry(device: ScsiDevice, command: Command) -> Outcome:
     allocation_length = be(cdb, 3, 2)
     if cdb[1] & 0x01:  # EVPD
         page = cdb[2]
-        payload = vpd_pages(device).get(page)
+        payload = vpd_pages(device, command.ring.port).get(page)
         if payload is None:
             raise invalid_field_in_cdb(2)
         return respond(command, _vpd(page, device.peripheral_type, payload), allocation_length)

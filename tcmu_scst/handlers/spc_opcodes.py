@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from .alua import REPORT_TARGET_PORT_GROUPS, report_target_port_groups
 from .cdb import be
 from .cdb_usage import usage
 from .outcome import Outcome
@@ -91,4 +92,5 @@ def report_supported_operation_codes(device: ScsiDevice, command: Command) -> Ou
     return respond(command, data, allocation_length)
 
 
-MAINTENANCE_IN_ACTIONS = {REPORT_SUPPORTED_OPERATION_CODES: report_supported_operation_codes}
+MAINTENANCE_IN_ACTIONS = {REPORT_SUPPORTED_OPERATION_CODES: report_supported_operation_codes,
+                          REPORT_TARGET_PORT_GROUPS: report_target_port_groups}

@@ -53,7 +53,8 @@ def apply_access(tpg: TargetPortalGroup, old: AccessPlan, new: AccessPlan,
                 if configure_acl is not None:
                     configure_acl(initiator)
             else:
-                _update_acl(tpg, initiator, before, acl, undo)
+                _update_acl(tpg, initiator, before, acl, undo,
+                            relinked=lambda number: _relinked(old, new, number))
         if demo_capable and old.mode == ACL_ONLY and new.mode == DEMO:
             tpg.set_demo_mode(True)
             undo.add(tpg.set_demo_mode, False)
@@ -69,7 +70,8 @@ def _remove_what_goes(tpg: TargetPortalGroup, old: AccessPlan, new: AccessPlan,
             undo.add(_restore_acl, tpg, initiator, acl, configure_acl)
             continue
         for lun, (tpg_lun, read_only) in acl.mapped.items():
-            if after.mapped.get(lun, (None, None))[0] != tpg_lun:
+            if after.mapped.get(lun, (None, None))[0] != tpg_lun or \
+                    _relinked(old, new, tpg_lun):
                 tpg.unmap_lun(initiator, lun)
                 undo.add(tpg.map_lun, initiator, lun, tpg_lun, read_only)
     for number, device in sorted(old.tpg_luns.items()):
@@ -78,11 +80,17 @@ def _remove_what_goes(tpg: TargetPortalGroup, old: AccessPlan, new: AccessPlan,
             undo.add(tpg.add_lun, number, backstore_of(device))
 
 
+def _relinked(old: AccessPlan, new: AccessPlan, tpg_lun: int) -> bool:
+    """Whether TPG LUN ``tpg_lun`` links to something else in ``new`` (its mappings go with
+    the old link and are made again on the new one)."""
+    return tpg_lun in old.tpg_luns and old.tpg_luns.get(tpg_lun) != new.tpg_luns.get(tpg_lun)
+
+
 def _update_acl(tpg: TargetPortalGroup, initiator: str, before: AclPlan, after: AclPlan,
-                undo: Rollback) -> None:
+                undo: Rollback, relinked: Callable[[int], bool]) -> None:
     for lun, (tpg_lun, read_only) in sorted(after.mapped.items()):
         old = before.mapped.get(lun)
-        if old is None or old[0] != tpg_lun:
+        if old is None or old[0] != tpg_lun or relinked(tpg_lun):
             tpg.map_lun(initiator, lun, tpg_lun, read_only)
             undo.add(tpg.unmap_lun, initiator, lun)
         elif old[1] != read_only:

@@ -30,7 +30,7 @@ import struct
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .abi import (
     CAP_OOOC,
@@ -46,6 +46,9 @@ from .abi import (
     lib,
 )
 from .fast_lane import FastLane
+
+if TYPE_CHECKING:
+    from ..handlers.alua import TargetPort
 
 # Length of a CDB by its opcode's group (SPC: the top three bits of the opcode).
 CDB_LENGTH_BY_GROUP = (6, 10, 10, 12, 16, 12, 10, 10)
@@ -156,6 +159,8 @@ class Ring:
     def __init__(self, memory: Any, doorbell: Callable[[], None],
                  on_tmr: Callable[[TmrNotice], None] | None = None):
         self._view = memoryview(memory)
+        # the target port this ring serves, for a device with one ring per port (ALUA)
+        self.port: TargetPort | None = None
         self._base = ffi.from_buffer("char[]", memory, require_writable=True)
         self._mailbox = ffi.cast("struct ring_mailbox *", self._base)
         if self._mailbox.version != MAILBOX_VERSION:

@@ -60,13 +60,30 @@ class Hba(Group):
 class StorageObject(Group):
     """A backstore device: ``enable`` configures it, LUN symlinks export it."""
 
+    def _default_port_group(self, group: Group) -> None:
+        """The kernel's default target port group: the access state (one of the kernel's
+        codes, and only on an enabled device) and the PREF bit are writable."""
+        state = ["0"]
+
+        def store_state(text: str) -> None:
+            if not self.configured:
+                refuse(errno.ENODEV, "alua_access_state: the device is not enabled")
+            if text.strip() not in ("0", "1", "2", "3", "14", "15"):
+                refuse(errno.EINVAL, f"alua_access_state: {text.strip()!r} is no state")
+            state[0] = text.strip()
+
+        group.attribute("alua_access_state", lambda: state[0] + "\n", store_state)
+        group.value("preferred", "0", parse=_zero_or_one)
+        group.value("alua_access_type", "Implicit and Explicit")
+        group.constant("tg_pt_gp_id", "0\n")
+
     def __init__(self, name: str, parent: Hba):
         super().__init__(name, parent)
         self.hba = parent
         self.kernel = parent.kernel
         self.configured = False
         self.serial = ""
-        self.group("alua").group("default_tg_pt_gp")
+        self._default_port_group(self.group("alua").group("default_tg_pt_gp"))
         self.attrib = self.group("attrib")
         pr = self.group("pr")
         for entry in ("res_aptpl_active", "res_aptpl_metadata", "res_holder",
@@ -336,3 +353,9 @@ def linked_device(item: Group) -> StorageObject | None:
     if isinstance(link, Link) and isinstance(link.target, StorageObject):
         return link.target
     return None
+
+
+def _zero_or_one(text: str) -> str:
+    if text.strip() not in ("0", "1"):
+        refuse(errno.EINVAL, f"write 0 or 1, not {text.strip()!r}")
+    return text.strip()
