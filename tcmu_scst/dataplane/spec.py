@@ -53,8 +53,11 @@ def ports_to_json(ports: tuple[PortRing, ...]) -> str:
 def ports_from_json(text: str) -> tuple[PortRing, ...]:
     """Port rings as the daemon sends them; ValueError for anything else."""
     try:
+        entries = json.loads(text)
+        if not isinstance(entries, list):
+            raise TypeError("expected a list")
         ports = tuple(PortRing(str(entry["name"]), int(entry["relative_id"]),
-                               int(entry["protocol"])) for entry in json.loads(text))
+                               int(entry["protocol"])) for entry in entries)
     except (TypeError, KeyError, ValueError) as error:
         raise ValueError(f"not a list of port rings: {error!r}") from None
     if len({port.name for port in ports}) != len(ports):

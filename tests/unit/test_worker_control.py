@@ -23,9 +23,9 @@ import pytest
 
 from tcmu_scst.dataplane.io_threads import IoThreads
 from tcmu_scst.dataplane.server import DataPlane, DeviceServer
-from tcmu_scst.dataplane.spec import DeviceSpec
+from tcmu_scst.dataplane.spec import DeviceSpec, PortRing, ports_to_json
 from tcmu_scst.dataplane.supervisor import Supervisor
-from tcmu_scst.dataplane.worker import ControlChannel
+from tcmu_scst.dataplane.worker import PORTS_REQUEST, ControlChannel, apply_request
 from tcmu_scst.handlers import vcdrom
 from tcmu_scst.uio.emulator import Completion, RingEmulator
 from tests.unit.test_supervisor import wait_until
@@ -261,3 +261,41 @@ def test_worker_dying_before_answering_is_an_io_error(tmp_path: Path) -> None:
         assert lost.value.errno == errno.EIO
     finally:
         supervisor.stop_all()
+
+
+# --- port rings (ALUA) --------------------------------------------------------------------
+
+
+class RecordingPorts:
+    """Stands in for the worker's PortRings (the real one needs TCMU devices)."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, tuple]] = []
+
+    def set_ports(self, spec: DeviceSpec, device: Any, ports: tuple) -> None:
+        self.calls.append((spec.name, ports))
+
+
+def test_a_ports_request_reaches_the_port_rings_parsed() -> None:
+    device = vcdrom.create("cd1", {})
+    spec = DeviceSpec("cd1", "vcdrom", 101)
+    ports = RecordingPorts()
+    wanted = (PortRing("cd1@p1", 1, 5), PortRing("cd1@p2", 2, 5))
+    answer = apply_request({"cd1": device}, {"device": "cd1", "set": PORTS_REQUEST,
+                                             "value": ports_to_json(wanted)},
+                           {"cd1": spec}, ports)  # type: ignore[arg-type]
+    assert answer == {"ok": True}
+    assert ports.calls == [("cd1", wanted)]
+
+
+@pytest.mark.parametrize("value", ["{}", "[{\"name\": \"x\"}]", "not json",
+                                   "[{\"name\": \"a\", \"relative_id\": 1, \"protocol\": 5},"
+                                   " {\"name\": \"a\", \"relative_id\": 2, \"protocol\": 5}]"])
+def test_a_malformed_ports_request_is_refused(value: str) -> None:
+    ports = RecordingPorts()
+    answer = apply_request({"cd1": vcdrom.create("cd1", {})},
+                           {"device": "cd1", "set": PORTS_REQUEST, "value": value},
+                           {"cd1": DeviceSpec("cd1", "vcdrom", 101)}, ports)  # type: ignore[arg-type]
+    assert answer["errno"] == errno.EINVAL
+    assert ports.calls == []
+
