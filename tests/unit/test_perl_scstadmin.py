@@ -33,11 +33,3 @@ def test_list_device_and_write_config(tree: MountedScst, tmp_path: Path) -> None
     assert result.status == 0, result.output
     config = parse_file(str(saved))  # our parser reads what SCST's writer wrote
     assert "n1" in config.handlers["vdisk_nullio"].devices
-
-
-def test_device_groups_cannot_be_made_until_alua_is_realised(tree: MountedScst) -> None:
-    """Fail closed: a standby path that LIO does not enforce must not be promised."""
-    with pytest.raises(OSError) as caught:
-        (tree.root / "device_groups/mgmt").write_text("create dg1\n")
-    assert caught.value.errno == 22
-    assert sorted(path.name for path in (tree.root / "device_groups").iterdir()) == ["mgmt"]
