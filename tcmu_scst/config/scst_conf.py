@@ -471,16 +471,18 @@ def format_config(config: ScstConfig, nonkey: ScstConfig | None = None,
     for name in sorted(config.handlers):
         handler = config.handlers[name]
         lines = [_line(0, "HANDLER", name) + " {"]
-        devices = []
+        devices: list[str] = []  # scstadmin: an empty line after a DEVICE block, none else
         for device_name in sorted(handler.devices):
             device = handler.devices[device_name]
             extra = _nonkey_device(nonkey, name, device_name)
             if device.attributes or extra:
-                devices.append([_line(1, "DEVICE", device_name) + " {",
-                                *_attribute_lines(device.attributes, 2, extra), "\t}"])
+                devices += [_line(1, "DEVICE", device_name) + " {",
+                            *_attribute_lines(device.attributes, 2, extra), "\t}", ""]
             else:
-                devices.append([_line(1, "DEVICE", device_name)])
-        lines += _paragraphs(_attribute_lines(handler.attributes, 1), *devices)
+                devices.append(_line(1, "DEVICE", device_name))
+        while devices and not devices[-1]:
+            devices.pop()
+        lines += _paragraphs(_attribute_lines(handler.attributes, 1), devices)
         lines.append("}")
         blocks.append(lines)
     for name in sorted(config.drivers):
