@@ -1,16 +1,19 @@
 """The config tool's ALUA part: DEVICE_GROUP blocks parsed (refused with FILE:LINE where
 scstadmin's tree would refuse them), written in scstadmin's layout, applied (only the
 differences; removals only with force), checked, cleared, and kept by the daemon's saver.
-The tree is ours, in this process, over a recording realizer."""
+The tree is ours, in this process, over a recording realizer; the CLI's ALUA commands run
+on it mounted."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 
 from tcmu_scst.compat_sysfs.realizer import AluaLayout, AluaPort, AluaTargetGroup
 from tcmu_scst.compat_sysfs.scst import ScstSystem
+from tcmu_scst.config import cli
 from tcmu_scst.config.apply import Applier, clear
 from tcmu_scst.config.in_process import InProcessAccess
 from tcmu_scst.config.running import read_running
@@ -18,6 +21,7 @@ from tcmu_scst.config.scst_conf import ConfigError, format_config, parse
 from tcmu_scst.config.sysfs import ScstSysfs
 from tcmu_scst.daemon.persistence import Persistence
 
+from .scst_mount import MountedScst
 from .test_device_groups import Realizer, alua, tree_state
 
 A, B, REMOTE = "iqn.2024-01.test:a", "iqn.2024-01.test:b", "iqn.2024-01.test:remote"
@@ -275,3 +279,43 @@ def test_the_daemons_file_brings_the_groups_back(system: ScstSystem, tmp_path: P
     assert tree_state(fresh) == tree_state(system)
     assert dict(sent(fresh)) == {"n1": layout_dg1(), "n2": layout_dg1(),
                                  "n3": AluaLayout("dg2")}
+
+
+def test_our_cli_offers_scstadmins_alua_commands(tree: MountedScst,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    (tree.root / "handlers/vdisk_nullio/mgmt").write_text("add_device n1\n")
+    (tree.root / "targets/iscsi/mgmt").write_text(f"add_target {A}\n")
+
+    def run(*arguments: str) -> str:
+        capsys.readouterr()
+        assert cli.main(["--root", str(tree.root), *arguments]) == 0
+        return capsys.readouterr().out
+
+    group, target_group = ["-dev_group", "dg1"], ["-dev_group", "dg1", "-tgt_group", "tg1"]
+    run("-add_dgrp", "dg1")
+    run("-add_dgrp_dev", "n1", *group)
+    run("-add_tgrp", "tg1", *group)
+    run("-add_tgrp_tgt", A, *target_group)
+    run("-add_tgrp_tgt", REMOTE, *target_group)
+    run("-set_tgrp_attr", "tg1", *group, "-attributes", "state=offline,group_id=9")
+    run("-set_ttgt_attr", REMOTE, *target_group, "-attributes", "rel_tgt_id=3")
+    run("-set_ttgt_attr", A, *target_group, "-attributes", "rel_tgt_id=4")  # the target's own
+    assert (tree.root / f"targets/iscsi/{A}/rel_tgt_id").read_text() == "4\n[key]\n"
+    assert tree.realizer.calls[-1] == ("set_alua", ("n1", AluaLayout("dg1", (AluaTargetGroup(
+        "tg1", 9, "offline", False, (AluaPort(A, 4, "iscsi"), AluaPort(REMOTE, 3))),))))
+    assert "\tdg1\n" in run("-list_dgrp")
+    listed = run("-list_tgrp", "tg1", *group)
+    assert re.search(rf"\t{re.escape(A)}\s+local\n", listed)
+    assert re.search(rf"\t{re.escape(REMOTE)}\s+remote\n", listed)
+    assert re.search(r"\tstate\s+offline\s+Yes\s+Yes\n", run("-list_tgrp_attr", "tg1", *group))
+    assert re.search(r"\trel_tgt_id\s+3\s+Yes\s+Yes\n",
+                     run("-list_ttgt_attr", REMOTE, *target_group))
+    # removals that take members with them wait for -force, as in scstadmin
+    assert cli.main(["--root", str(tree.root), "-rem_dgrp", "dg1"]) == 1
+    assert cli.main(["--root", str(tree.root), "-rem_tgrp", "tg1", *group]) == 1
+    assert "still in use" in capsys.readouterr().err
+    run("-rem_tgrp_tgt", REMOTE, *target_group)
+    run("-rem_dgrp_dev", "n1", *group, "-force")
+    assert tree.realizer.calls[-1] == ("set_alua", ("n1", None))
+    run("-rem_dgrp", "dg1", "-force")
+    assert sorted(path.name for path in (tree.root / "device_groups").iterdir()) == ["mgmt"]
