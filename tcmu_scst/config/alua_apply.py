@@ -186,8 +186,10 @@ def _apply_target_group(applier: Applier, config: ScstConfig, base: str, group: 
         added = name not in current.targets
         if added:
             applier.write(f"{directory}/mgmt", f"add {name}")
-        driver = _local_driver(applier, config, name)
-        where = f"targets/{driver}/{name}" if driver else f"{directory}/{name}"
+        where = f"{directory}/{name}"  # a port of another node: its own directory
+        if not applier.sysfs.is_dir(where):  # a local target's link (or, in a dry run, none)
+            driver = _local_driver(applier, config, name)
+            where = f"targets/{driver}/{name}" if driver else where
         for attribute, value in target.attributes.single().items():
             applier.set_attribute(f"{where}/{attribute}", value, fresh=added)
     for attribute, value in group.attributes.single().items():

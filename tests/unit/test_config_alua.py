@@ -319,3 +319,15 @@ def test_our_cli_offers_scstadmins_alua_commands(tree: MountedScst,
     assert tree.realizer.calls[-1] == ("set_alua", ("n1", None))
     run("-rem_dgrp", "dg1", "-force")
     assert sorted(path.name for path in (tree.root / "device_groups").iterdir()) == ["mgmt"]
+
+
+def test_a_remote_port_keeps_its_own_id_when_a_target_of_its_name_exists(
+        system: ScstSystem) -> None:
+    """SCST keeps a member remote that was added before a target of its name existed; the
+    file's rel_tgt_id is the port's, not that target's."""
+    apply(system, CONF)
+    system.tree.write("/targets/iscsi/mgmt", f"add_target {REMOTE}")
+    apply(system, CONF.replace("rel_tgt_id 7", "rel_tgt_id 8"))
+    assert system.tree.read(f"/device_groups/dg1/target_groups/other/{REMOTE}/rel_tgt_id") == (
+        "8\n[key]\n")
+    assert system.tree.read(f"/targets/iscsi/{REMOTE}/rel_tgt_id") == "0\n"
