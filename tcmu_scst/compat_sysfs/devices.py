@@ -111,9 +111,10 @@ class DeviceRegistry:
     def __init__(self, realizer: Realizer):
         self.realizer = realizer
         self.devices: dict[str, Device] = {}
-        # called before a device goes: removes the LUNs that map it (SCST allows deleting a
-        # mapped device and unmaps it first)
-        self.before_delete: Callable[[Device], None] = lambda device: None
+        # called in order before a device goes: it leaves its ALUA device group, its LUNs are
+        # removed (SCST allows deleting a mapped device and does both first); one that raises
+        # stops the deletion
+        self.before_delete: list[Callable[[Device], None]] = []
         # called after a device was added (the udev watcher learns what backs it)
         self.after_add: list[Callable[[Device], None]] = []
         # the slow part of add_device (opening the backing file, starting the worker) runs
@@ -167,7 +168,8 @@ class DeviceRegistry:
         device = self.devices.get(name)
         if device is None or device.handler != handler:
             raise invalid(f"Device {name!r} not found in handler {handler}")
-        self.before_delete(device)
+        for listener in self.before_delete:
+            listener(device)
         self.realizer.delete_device(name)
         del self.devices[name]
         self._directories.forget(device)

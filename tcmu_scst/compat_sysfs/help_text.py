@@ -74,3 +74,20 @@ INI_GROUPS_USAGE = _usage(["create GROUP_NAME", "del GROUP_NAME"])
 
 INITIATORS_USAGE = _usage(["add INITIATOR_NAME", "del INITIATOR_NAME",
                            "move INITIATOR_NAME DEST_GROUP_NAME", "clear"])
+
+# ALUA (device_groups/): SCST's verbs and argument order; the explanations are ours
+DEVICE_GROUPS_USAGE = _usage(["create DEVICE_GROUP_NAME", "del DEVICE_GROUP_NAME"]) + (
+    "\nThe devices of a device group share its target groups (ALUA); deleting a group takes "
+    "its devices out of ALUA.\n")
+DEVICE_GROUP_DEVICES_USAGE = _usage(["add DEVICE_NAME", "del DEVICE_NAME"]) + (
+    "\nA device is in at most one device group.\n")
+TARGET_GROUPS_USAGE = _usage(["create TARGET_GROUP_NAME", "del TARGET_GROUP_NAME"]) + (
+    "\nEach target group is one ALUA target port group: group_id, state and preferred "
+    "are its files.\n")
+
+
+def target_group_usage(states: tuple[str, ...]) -> str:
+    return _usage(["add TARGET_NAME", "del TARGET_NAME"]) + (
+        "\nA local target shows as a link to it; any other name is a port of another node, "
+        "whose rel_tgt_id is set in its directory here.  A target is in at most one target "
+        f"group of a device group.  state is one of: {', '.join(states)}.\n")

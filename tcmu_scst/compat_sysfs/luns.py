@@ -71,7 +71,7 @@ class LunManager:
         self.realizer = realizer
         # every live set, so a device being deleted can be unmapped everywhere first
         self.sets: list[LunSet] = []
-        devices.before_delete = self.unmap_device
+        devices.before_delete.append(self.unmap_device)
         # notified after a mapping changes (sessions of the set see new LUNs)
         self.changed: Callable[[LunSet], None] = lambda lun_set: None
 

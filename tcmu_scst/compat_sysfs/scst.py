@@ -1,4 +1,5 @@
-"""The whole SCST tree: root files, ``handlers/``, ``devices/``, ``targets/``.
+"""The whole SCST tree: root files, ``handlers/``, ``devices/``, ``targets/``,
+``device_groups/``.
 
 ``ScstSystem`` owns the object model and the realizer, and its :class:`Tree` records the
 result of every write in ``last_sysfs_mgmt_res`` (``0`` or a negative errno), which SCST's
@@ -10,7 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from .device_groups import device_groups_directory
+from .device_groups import DeviceGroups
 from .devices import DeviceRegistry
 from .fixed_knobs import ROOT_KNOBS
 from .grammar import c_integer, invalid
@@ -56,6 +57,7 @@ class ScstSystem:
         self.devices = DeviceRegistry(realizer)
         self.luns = LunManager(self.devices, realizer)
         self.targets = Targets(self.devices, self.luns, realizer)
+        self.device_groups = DeviceGroups(self.devices, self.targets, realizer)
         self.setup_id = 0
         # the root's entries are always the same nodes (their contents change): built once,
         # not at every lookup of every path
@@ -74,7 +76,7 @@ class ScstSystem:
             "handlers": self.devices.handlers_directory(),
             "devices": self.devices.devices_directory(),
             "targets": self.targets.directory(),
-            "device_groups": device_groups_directory(),
+            "device_groups": self.device_groups.directory(),
         }
 
     def _read_setup_id(self) -> str:

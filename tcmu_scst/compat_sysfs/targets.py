@@ -134,12 +134,28 @@ class Targets:
         self.targets: dict[str, dict[str, Target]] = {ISCSI: {}, LOCAL: {}, FCOE: {}}
         self.iscsi_enabled = False
         self.discovery_users: dict[str, str] = {}
+        # told before a target's rel_tgt_id changes (given the new one) and before a target
+        # goes: its ALUA target groups re-send their layouts; one that raises refuses the
+        # change, which then changes nothing
+        self.before_relative_id: list[Callable[[Target, int], None]] = []
+        self.before_delete: list[Callable[[Target], None]] = []
         self._directories = NodeCache()
         self._directory = Directory(fixed({ISCSI: self._iscsi_directory(),
                                            LOCAL: self._local_directory(),
                                            FCOE: self._fc_directory()}))
 
     # --- targets --------------------------------------------------------------------------
+
+    def find(self, name: str) -> Target | None:
+        """The local target of that name in any driver (SCST looks a name up across its
+        drivers when it is added to an ALUA target group); an FCoE port counts while it is
+        there."""
+        for driver in (ISCSI, LOCAL):
+            if name in self.targets[driver]:
+                return self.targets[driver][name]
+        if name in self.targets[FCOE] or name in self.realizer.fc_ports():
+            return self.fc_target(name)
+        return None
 
     def _new_target(self, driver: str, name: str) -> Target:
         path = f"targets/{driver}/{name}/luns"
@@ -195,6 +211,8 @@ class Targets:
         target = self.targets[driver].get(name)
         if target is None:
             raise OSError(errno.ENOENT, f"target {name!r} does not exist")
+        for listener in self.before_delete:
+            listener(target)
         for group in list(target.groups.values()):
             self._drop_group(target, group)
         for lun in sorted(target.luns.entries):
@@ -212,7 +230,7 @@ class Targets:
         wanted = first == "1"
         self._realize(target)
         if wanted and target.rel_tgt_id == 0:
-            target.rel_tgt_id = self._free_relative_id()
+            self._change_relative_id(target, self._free_relative_id())
         self._apply_enabled(target, wanted)
 
     def _effective(self, target: Target, wanted: bool) -> bool:
@@ -257,6 +275,12 @@ class Targets:
         if number and any(other.rel_tgt_id == number and other is not target
                           for targets in self.targets.values() for other in targets.values()):
             raise OSError(errno.EBADSLT, f"rel_tgt_id {number} is used by another target")
+        self._change_relative_id(target, number)
+
+    def _change_relative_id(self, target: Target, number: int) -> None:
+        if number != target.rel_tgt_id:
+            for listener in self.before_relative_id:
+                listener(target, number)
         target.rel_tgt_id = number
 
     def set_key(self, target: Target, key: str, text: str) -> None:

@@ -3,7 +3,8 @@
 The order is SCST's (SysfsRules III, scstadmin ``-config``): with ``force``, removals first;
 then handlers and devices; then per driver its attributes and per target its attributes,
 LUNs and groups (initiators that leave a group before LUN changes, the others after); then
-target ``enabled``, driver ``enabled`` and the root attributes.  What the file asks for is
+the ALUA device groups (:mod:`.alua_apply`); then target ``enabled``, driver ``enabled`` and
+the root attributes.  What the file asks for is
 compared with what the tree shows; equal values are not written again, so applying the same
 file twice writes nothing the second time.
 
@@ -26,6 +27,7 @@ from dataclasses import dataclass, field
 
 from ..compat_sysfs.help_text import ACCESS_LIMITS_LABEL, ACCESS_MODE, EXACT_NAMES, WILDCARDS
 from ..lio.access_plan import GroupSpec, LunExport, consequence, plan_access
+from . import alua_apply
 from .model import Attributes, Device, Driver, Group, Lun, ScstConfig, Target
 from .running import DRIVER_DYNAMIC, TARGET_DYNAMIC, RunningTree
 from .scst_conf import ConfigError
@@ -148,6 +150,7 @@ class Applier:
         recreated = self.apply_devices(config, running)
         for name, driver in config.drivers.items():
             self.apply_driver(driver, running.drivers.get(name), recreated)
+        alua_apply.apply(self, config)
         for driver_name, driver in config.drivers.items():
             for target_name, target in driver.targets.items():
                 wanted = target.attributes.get("enabled")
@@ -181,10 +184,6 @@ class Applier:
         def refuse(message: str, line: int) -> ConfigError:
             return ConfigError(message, line, source)
 
-        if config.alua and "create" not in self.tree.help("device_groups").verbs \
-                and "add" not in self.tree.help("device_groups").verbs:
-            raise refuse("this tree cannot create device groups (ALUA); remove the "
-                         "DEVICE_GROUP blocks", config.alua[0].line)
         for name in config.attributes.names():
             if not self.sysfs.is_file(name):
                 raise refuse(f"the tree has no root attribute {name!r}",
@@ -214,6 +213,7 @@ class Applier:
                             f"devices/{device.name}/{attribute}"):
                         raise refuse(f"device {device.name} has no attribute {attribute!r}",
                                      device.attributes.lines.get(attribute, device.line))
+        alua_apply.validate(self, config, live_devices, refuse)
         available = config.device_names() | (
             set() if self.force else set(live_devices))
         drivers = set(self.tree.drivers())
@@ -605,14 +605,16 @@ def _first_word(value: str) -> str:
 
 
 def clear(sysfs: ScstSysfs, log: Callable[[str], None] | None = None) -> list[Write]:
-    """scstadmin ``-clear_config``: remove every group, LUN, dynamic attribute, virtual target
-    and device; disable every target and driver.  Other attributes keep their values."""
+    """scstadmin ``-clear_config``: remove every device group, initiator group, LUN, dynamic
+    attribute, virtual target and device; disable every target and driver.  Other attributes
+    keep their values."""
     with sysfs.cached():
         return _clear(Applier(sysfs, force=True, log=log))
 
 
 def _clear(applier: Applier) -> list[Write]:
     sysfs, tree = applier.sysfs, applier.tree
+    alua_apply.clear(applier)
     for driver in tree.drivers():
         help_ = tree.driver_help(driver)
         for target in tree.targets(driver):

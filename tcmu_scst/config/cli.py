@@ -7,7 +7,8 @@ Options keep scstadmin's single-dash spelling so scripts written for SCST keep w
   -config FILE [-force]      apply the file, writing only what differs
   -check_config FILE         parse and validate against the tree; list what would change
   -write_config FILE [-nonkey]  save the running configuration (key attributes)
-  -clear_config -force       remove every device, target, LUN, group and dynamic attribute
+  -clear_config -force       remove every device, target, LUN, group, device group and
+                             dynamic attribute
   -list_handler [h] -list_device [d] -list_driver [drv] -list_target [t] -list_group [g]
   -list_sessions -list_scst_attr -list_hnd_attr h -list_dev_attr d -list_drv_attr drv
   -list_tgt_attr t -list_grp_attr g -list_lun_attr n -list_init_attr i
@@ -21,6 +22,11 @@ Options keep scstadmin's single-dash spelling so scripts written for SCST keep w
   -clear_inits -driver d -target t -group g
   -add_lun / -replace_lun n -driver d -target t [-group g] -device dev [-attributes ...]
   -rem_lun n ...   -clear_luns -driver d -target t [-group g]
+  ALUA: -list_dgrp [dg]  -list_tgrp [tg] -dev_group dg  -list_dgrp_attr dg
+  -list_tgrp_attr tg -dev_group dg  -list_ttgt_attr t -dev_group dg -tgt_group tg
+  -add_dgrp / -rem_dgrp dg   -add_dgrp_dev / -rem_dgrp_dev d -dev_group dg
+  -add_tgrp / -rem_tgrp tg -dev_group dg   -add_tgrp_tgt / -rem_tgrp_tgt t -dev_group dg
+  -tgt_group tg   -set_dgrp_attr dg / -set_tgrp_attr tg / -set_ttgt_attr t  (-attributes)
 
 Modifiers: -force, -noprompt, -nonkey, -dry_run (or -debug: print the writes, make none),
 -v (print each write made), -cont_on_err.  Errors are one line on stderr; exit status 1.
@@ -37,6 +43,7 @@ from . import listing
 from .apply import Applier, clear
 from .files import has_secrets, save_atomically
 from .running import (
+    DEVICE_GROUPS,
     DRIVER_DYNAMIC,
     TARGET_DYNAMIC,
     RunningTree,
@@ -72,8 +79,17 @@ COMMANDS: list[tuple[str, str | None, str | None]] = [
     ("move_init", "INITIATOR", None), ("clear_inits", None, None),
     ("add_lun", "LUN", None), ("rem_lun", "LUN", None), ("replace_lun", "LUN", None),
     ("clear_luns", None, None),
+    ("list_dgrp", "DEVICE_GROUP", "?"), ("list_tgrp", "TARGET_GROUP", "?"),
+    ("list_dgrp_attr", "DEVICE_GROUP", None), ("list_tgrp_attr", "TARGET_GROUP", None),
+    ("list_ttgt_attr", "TARGET", None), ("set_dgrp_attr", "DEVICE_GROUP", None),
+    ("set_tgrp_attr", "TARGET_GROUP", None), ("set_ttgt_attr", "TARGET", None),
+    ("add_dgrp", "DEVICE_GROUP", None), ("rem_dgrp", "DEVICE_GROUP", None),
+    ("add_dgrp_dev", "DEVICE", None), ("rem_dgrp_dev", "DEVICE", None),
+    ("add_tgrp", "TARGET_GROUP", None), ("rem_tgrp", "TARGET_GROUP", None),
+    ("add_tgrp_tgt", "TARGET", None), ("rem_tgrp_tgt", "TARGET", None),
 ]
-MODIFIERS = ("handler", "driver", "target", "group", "device", "attributes", "to")
+MODIFIERS = ("handler", "driver", "target", "group", "device", "attributes", "to",
+             "dev_group", "tgt_group")
 
 
 class UsageError(Exception):
@@ -151,6 +167,17 @@ def target_base(arguments: argparse.Namespace) -> str:
     return f"targets/{driver}/{target}"
 
 
+def device_group_base(arguments: argparse.Namespace) -> str:
+    (group,) = need(arguments, "dev_group")
+    return f"{DEVICE_GROUPS}/{group}"
+
+
+def target_group_base(arguments: argparse.Namespace) -> str:
+    base = device_group_base(arguments)
+    (group,) = need(arguments, "tgt_group")
+    return f"{base}/target_groups/{group}"
+
+
 def luns_directory(arguments: argparse.Namespace) -> str:
     base = target_base(arguments)
     return f"{base}/ini_groups/{arguments.group}/luns" if arguments.group else f"{base}/luns"
@@ -225,6 +252,8 @@ def list_command(command: str, value: str, arguments: argparse.Namespace,
         "list_dev_attr": lambda: listing.attributes(tree, f"devices/{value}"),
         "list_drv_attr": lambda: listing.attributes(tree, f"targets/{value}",
                                                     f"targets/{value}", DRIVER_DYNAMIC),
+        "list_dgrp": lambda: listing.device_groups(tree, value or None),
+        "list_dgrp_attr": lambda: listing.attributes(tree, f"{DEVICE_GROUPS}/{value}"),
     }
     if command in simple:
         return simple[command]()
@@ -236,6 +265,13 @@ def list_command(command: str, value: str, arguments: argparse.Namespace,
         return listing.attributes(tree, f"{target_base(arguments)}/ini_groups/{value}")
     if command == "list_lun_attr":
         return listing.attributes(tree, f"{luns_directory(arguments)}/{value}")
+    if command == "list_tgrp":
+        (group,) = need(arguments, "dev_group")
+        return listing.target_groups(tree, group, value or None)
+    if command == "list_tgrp_attr":
+        return listing.attributes(tree, f"{device_group_base(arguments)}/target_groups/{value}")
+    if command == "list_ttgt_attr":
+        return listing.attributes(tree, f"{target_group_base(arguments)}/{value}")
     if command == "list_init_attr":
         need(arguments, "group")
         return listing.attributes(tree, f"{target_base(arguments)}/ini_groups/{group}/"
@@ -248,7 +284,7 @@ def single_command(command: str, value: str, arguments: argparse.Namespace,
     """One object at a time, each as the sysfs write scstadmin makes for it."""
     attributes = split_attributes(arguments.attributes)
     for family in (_device_command, _attribute_command, _target_command, _group_command,
-                   _lun_command):
+                   _lun_command, _alua_command):
         if family(command, value, arguments, applier, attributes):
             return
     raise UsageError(f"-{command} is not offered")
@@ -287,6 +323,12 @@ def _attribute_directory(command: str, value: str, arguments: argparse.Namespace
     if command == "set_init_attr":
         (group,) = need(arguments, "group")
         return f"{target_base(arguments)}/ini_groups/{group}/initiators/{value}"
+    if command == "set_dgrp_attr":
+        return f"{DEVICE_GROUPS}/{value}"
+    if command == "set_tgrp_attr":
+        return f"{device_group_base(arguments)}/target_groups/{value}"
+    if command == "set_ttgt_attr":
+        return f"{target_group_base(arguments)}/{value}"
     prefix = {"set_hnd_attr": "handlers", "set_dev_attr": "devices", "set_drv_attr": "targets"}
     return f"{prefix[command]}/{value}" if command in prefix else None
 
@@ -365,6 +407,43 @@ def _lun_command(command: str, value: str, arguments: argparse.Namespace,
         applier.write(f"{luns_directory(arguments)}/mgmt", f"del {value}")
     elif command == "clear_luns":
         applier.write(f"{luns_directory(arguments)}/mgmt", "clear")
+    else:
+        return False
+    return True
+
+
+def _alua_command(command: str, value: str, arguments: argparse.Namespace,
+                  applier: Applier, attributes: list[tuple[str, str]]) -> bool:
+    """scstadmin's ALUA verbs; like it, a removal that takes members with it (a device
+    group with devices or target groups, a target group with targets, a device of a group
+    whose target groups have targets) needs -force."""
+    tree = RunningTree(applier.sysfs)
+    if command in ("add_dgrp", "rem_dgrp"):
+        if command == "rem_dgrp" and not arguments.force and (
+                tree.group_devices(value) or tree.target_groups(value)):
+            raise UsageError(f"device group {value} is still in use; use -force to remove it")
+        applier.write(f"{DEVICE_GROUPS}/mgmt",
+                      f"{'create' if command == 'add_dgrp' else 'del'} {value}")
+    elif command in ("add_dgrp_dev", "rem_dgrp_dev"):
+        base = device_group_base(arguments)
+        group = base.rpartition("/")[2]
+        if command == "rem_dgrp_dev" and not arguments.force and any(
+                tree.group_targets(group, target_group)
+                for target_group in tree.target_groups(group)):
+            raise UsageError(f"device {value} may still be in use through the target groups of "
+                             f"{group}; use -force to remove it")
+        applier.write(f"{base}/devices/mgmt",
+                      f"{'add' if command == 'add_dgrp_dev' else 'del'} {value}")
+    elif command in ("add_tgrp", "rem_tgrp"):
+        base = device_group_base(arguments)
+        if command == "rem_tgrp" and not arguments.force and tree.group_targets(
+                base.rpartition("/")[2], value):
+            raise UsageError(f"target group {value} is still in use; use -force to remove it")
+        applier.write(f"{base}/target_groups/mgmt",
+                      f"{'create' if command == 'add_tgrp' else 'del'} {value}")
+    elif command in ("add_tgrp_tgt", "rem_tgrp_tgt"):
+        applier.write(f"{target_group_base(arguments)}/mgmt",
+                      f"{'add' if command == 'add_tgrp_tgt' else 'del'} {value}")
     else:
         return False
     return True

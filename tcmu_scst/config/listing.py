@@ -84,6 +84,30 @@ def groups(tree: RunningTree, name: str | None, driver: str | None,
     return "\n".join(out) if out else "\t(no groups)\n"
 
 
+def device_groups(tree: RunningTree, name: str | None) -> str:
+    """All device groups, or one with its devices and target groups."""
+    if not name:
+        return table(("Device Group",), ((group,) for group in tree.device_groups()))
+    if name not in tree.device_groups():
+        raise SysfsError(2, f"no device group {name}", f"device_groups/{name}")
+    return (table(("Device",), ((device,) for device in tree.group_devices(name))) + "\n"
+            + table(("Target Group",), ((group,) for group in tree.target_groups(name))))
+
+
+def target_groups(tree: RunningTree, device_group: str, name: str | None) -> str:
+    """The target groups of a device group, or one target group's targets (local: a target
+    of this system; remote: a port of another node)."""
+    if not name:
+        return table(("Target Group",), ((group,) for group in tree.target_groups(
+            device_group)))
+    if name not in tree.target_groups(device_group):
+        raise SysfsError(2, f"no target group {name} in {device_group}",
+                         f"device_groups/{device_group}/target_groups/{name}")
+    return table(("Target", "Kind"), (
+        (target, "local" if local else "remote")
+        for target, local in tree.group_targets(device_group, name).items()))
+
+
 def sessions(tree: RunningTree, driver: str | None, target: str | None) -> str:
     out = []
     for each in [driver] if driver else tree.drivers():
@@ -100,8 +124,8 @@ def sessions(tree: RunningTree, driver: str | None, target: str | None) -> str:
 def attributes(tree: RunningTree, directory: str, dynamic_help: str | None = None,
                dynamic_list: str | None = None) -> str:
     """Attribute table of one directory; dynamic attributes from ``dynamic_help``'s mgmt."""
-    if not tree.sysfs.is_dir(directory):
-        raise SysfsError(2, "no such object", directory)
+    if not (tree.sysfs.is_dir(directory) or tree.sysfs.is_link(directory)):
+        raise SysfsError(2, "no such object", directory)  # a link: a target group's target
     rows = []
     for name, value in tree.sysfs.attributes(directory).items():
         if name in NOT_CONFIGURATION and name != "type":

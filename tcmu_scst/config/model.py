@@ -112,13 +112,35 @@ class Driver:
 
 
 @dataclass
-class RawBlock:
-    """A block we keep and write back but do not apply (ALUA device and target groups)."""
+class GroupTarget:
+    """``TARGET <t>`` in a TARGET_GROUP: a local target, or a port of another node with its
+    ``rel_tgt_id``."""
 
-    words: list[str]
+    name: str
     attributes: Attributes = field(default_factory=Attributes)
-    children: list[RawBlock] = field(default_factory=list)
     line: int = field(default=0, compare=False)
+
+
+@dataclass
+class TargetGroup:
+    """``TARGET_GROUP <tg>``: one ALUA target port group (group_id, state, preferred)."""
+
+    name: str
+    attributes: Attributes = field(default_factory=Attributes)
+    targets: dict[str, GroupTarget] = field(default_factory=dict)
+    line: int = field(default=0, compare=False)
+
+
+@dataclass
+class DeviceGroup:
+    """``DEVICE_GROUP <dg>``: devices (named, defined elsewhere) sharing target groups."""
+
+    name: str
+    attributes: Attributes = field(default_factory=Attributes)  # none in stock SCST
+    devices: list[str] = field(default_factory=list)
+    target_groups: dict[str, TargetGroup] = field(default_factory=dict)
+    line: int = field(default=0, compare=False)
+    device_lines: dict[str, int] = field(default_factory=dict, compare=False)
 
 
 @dataclass
@@ -126,7 +148,8 @@ class ScstConfig:
     attributes: Attributes = field(default_factory=Attributes)  # root (setup_id, ...)
     handlers: dict[str, Handler] = field(default_factory=dict)
     drivers: dict[str, Driver] = field(default_factory=dict)
-    alua: list[RawBlock] = field(default_factory=list)
+    alua: Attributes = field(default_factory=Attributes)  # the ALUA block: device_groups/
+    device_groups: dict[str, DeviceGroup] = field(default_factory=dict)
 
     def device(self, name: str) -> tuple[Handler, Device] | None:
         for handler in self.handlers.values():
@@ -136,3 +159,7 @@ class ScstConfig:
 
     def device_names(self) -> set[str]:
         return {name for handler in self.handlers.values() for name in handler.devices}
+
+    def device_group_of(self, device: str) -> DeviceGroup | None:
+        return next((group for group in self.device_groups.values()
+                     if device in group.devices), None)

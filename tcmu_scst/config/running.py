@@ -13,7 +13,19 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from .model import Attributes, Device, Driver, Group, Handler, Lun, ScstConfig, Target
+from .model import (
+    Attributes,
+    Device,
+    DeviceGroup,
+    Driver,
+    Group,
+    GroupTarget,
+    Handler,
+    Lun,
+    ScstConfig,
+    Target,
+    TargetGroup,
+)
 from .sysfs import AttributeValue, MgmtHelp, ScstSysfs
 
 DRIVER_DYNAMIC = "target driver attributes"
@@ -23,6 +35,7 @@ DEVICE_DYNAMIC = "device attributes"
 # files that describe rather than configure (never saved, never compared)
 NOT_CONFIGURATION = {"mgmt", "last_sysfs_mgmt_res", "version", "type", "trace_level"}
 TARGET_SUBDIRECTORIES = ("luns", "ini_groups", "sessions")
+DEVICE_GROUPS = "device_groups"
 _INSTANCE = re.compile(r"^(.*?)(\d+)$")
 
 
@@ -108,6 +121,23 @@ class RunningTree:
     def sessions(self, driver: str, target: str) -> list[str]:
         return self.sysfs.subdirectories(f"targets/{driver}/{target}/sessions")
 
+    def device_groups(self) -> list[str]:
+        return self.sysfs.subdirectories(DEVICE_GROUPS)
+
+    def group_devices(self, group: str) -> list[str]:
+        return self.sysfs.links(f"{DEVICE_GROUPS}/{group}/devices")
+
+    def target_groups(self, group: str) -> list[str]:
+        return self.sysfs.subdirectories(f"{DEVICE_GROUPS}/{group}/target_groups")
+
+    def group_targets(self, group: str, target_group: str) -> dict[str, bool]:
+        """The members of a target group, each True when it is a local target (a link to
+        it) and False for a port of another node (a directory with its rel_tgt_id)."""
+        directory = f"{DEVICE_GROUPS}/{group}/target_groups/{target_group}"
+        members = dict.fromkeys(self.sysfs.links(directory), True)
+        members.update(dict.fromkeys(self.sysfs.subdirectories(directory), False))
+        return dict(sorted(members.items()))
+
     # -- attributes --------------------------------------------------------------------------
 
     def values(self, directory: str) -> dict[str, AttributeValue]:
@@ -154,7 +184,27 @@ class RunningTree:
                 config.drivers[driver_name] = driver
         config.handlers = {name: handler for name, handler in config.handlers.items()
                            if handler.devices or handler.attributes}
+        if self.sysfs.is_dir(DEVICE_GROUPS):
+            config.alua = self._saved(DEVICE_GROUPS, (), ())
+            for name in self.device_groups():
+                config.device_groups[name] = self.device_group(name)
         return config
+
+    def device_group(self, name: str) -> DeviceGroup:
+        """A device group as scstadmin saves it: key attributes of each target group and of
+        each remote port; a local target only by name (its files are the target's, saved
+        with it)."""
+        directory = f"{DEVICE_GROUPS}/{name}"
+        group = DeviceGroup(name, self._saved(directory, (), ()),
+                            self.group_devices(name))
+        for target_group in self.target_groups(name):
+            base = f"{directory}/target_groups/{target_group}"
+            saved = TargetGroup(target_group, self._saved(base, (), ()))
+            for target, local in self.group_targets(name, target_group).items():
+                saved.targets[target] = GroupTarget(target, Attributes() if local else
+                                                    self._saved(f"{base}/{target}", (), ()))
+            group.target_groups[target_group] = saved
+        return group
 
     def handler(self, name: str, nonkey: ScstConfig | None = None) -> Handler:
         help_ = self.handler_help(name)

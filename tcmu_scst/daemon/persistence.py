@@ -186,7 +186,7 @@ class Persistence:
         started = time.monotonic()
         try:
             config = self.read()
-            text = format_config(config, header=HEADER)
+            text = format_config(config, header=HEADER, keep_empty=True)
             if text != self._last_text:
                 save_atomically(self.path, text, has_secrets(config))
                 self._last_text = text
