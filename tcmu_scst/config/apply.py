@@ -148,8 +148,10 @@ class Applier:
         recreated = self.apply_devices(config, running)
         for name, driver in config.drivers.items():
             self.apply_driver(driver, running.drivers.get(name), recreated)
-        for driver_name, driver in config.drivers.items():
-            for target_name, target in driver.targets.items():
+        # SCST gives a target without rel_tgt_id the next free one when it is enabled;
+        # scstadmin enables in name order, so the same file numbers the same targets alike
+        for driver_name, driver in sorted(config.drivers.items()):
+            for target_name, target in sorted(driver.targets.items()):
                 wanted = target.attributes.get("enabled")
                 if wanted is not None:
                     self.set_enabled(driver_name, target_name, wanted,
@@ -196,6 +198,10 @@ class Applier:
             if name not in known:
                 raise refuse(f"handler {name!r} does not exist here (available: "
                              f"{', '.join(sorted(known))})", handler.line)
+            for attribute in handler.attributes.names():
+                if not self.sysfs.is_file(f"handlers/{name}/{attribute}"):
+                    raise refuse(f"handler {name} has no attribute {attribute!r}",
+                                 handler.attributes.lines.get(attribute, handler.line))
             parameters = self.tree.handler_help(name).parameters
             for device in handler.devices.values():
                 if device.name not in live_devices:

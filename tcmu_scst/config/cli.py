@@ -36,6 +36,7 @@ from collections.abc import Callable
 from . import listing
 from .apply import Applier, clear
 from .files import has_secrets, save_atomically
+from .model import ScstConfig
 from .running import (
     DRIVER_DYNAMIC,
     TARGET_DYNAMIC,
@@ -175,6 +176,11 @@ def _run(arguments: argparse.Namespace, out: Callable[[str], None], sysfs: ScstS
 
     if command in ("config", "check_config"):
         config = parse_file(value)
+        if not config_has_sections(config, value):
+            print(f"{PROG}: warning: {value}: the configuration is empty; nothing to do",
+                  file=sys.stderr)
+            out("Done, 0 change(s) made.")
+            return 0
         if command == "config" and arguments.force:
             confirm(arguments, "-config -force")
         if command == "check_config":
@@ -208,6 +214,22 @@ def _run(arguments: argparse.Namespace, out: Callable[[str], None], sysfs: ScstS
     if not dry_run:
         out(f"Done, {len(applier.writes)} change(s) made.")
     return 0
+
+
+def config_has_sections(config: ScstConfig, source: str) -> bool:
+    """Whether a file to apply configures anything (False: it is empty, do nothing).
+
+    As SCST's scstadmin: an empty file (a truncated /etc/scst.conf) changes nothing, even
+    with -force, which would otherwise remove everything; a file with no HANDLER and no
+    TARGET_DRIVER section but something else is refused, since it cannot be what was meant.
+    """
+    if config.handlers or config.drivers:
+        return True
+    if config.attributes or config.alua:
+        raise ConfigError("no HANDLER and no TARGET_DRIVER section: nothing to configure "
+                          "devices or targets with (SCST's scstadmin refuses such a file too)",
+                          0, source)
+    return False
 
 
 def list_command(command: str, value: str, arguments: argparse.Namespace,
