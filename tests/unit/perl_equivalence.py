@@ -41,17 +41,23 @@ def perl(tree: MountedScst, *arguments: str) -> PerlResult:
 def materialize(sample: Path, directory: Path, block_device: str | None) -> Path:
     """The sample as a file in ``directory``: each ``@DIR@/NAME`` a 4 MiB file made there,
     ``@BLOCK@`` the given block device."""
-    text = sample.read_text()
-    for name in BACKING_FILE.findall(text):
-        backing = directory / name
+    return materialize_text(sample.name, sample.read_text(), directory, block_device)
+
+
+def materialize_text(name: str, text: str, directory: Path, block_device: str | None = None
+                     ) -> Path:
+    """``text`` as the file ``directory/name``, its placeholders filled as :func:`materialize`
+    fills them."""
+    for file_name in BACKING_FILE.findall(text):
+        backing = directory / file_name
         if not backing.exists():
             backing.write_bytes(b"")
             os.truncate(backing, BACKING_SIZE)
     text = text.replace("@DIR@", str(directory))
     if "@BLOCK@" in text:
-        assert block_device is not None, f"{sample.name} needs a block device"
+        assert block_device is not None, f"{name} needs a block device"
         text = text.replace("@BLOCK@", block_device)
-    path = directory / sample.name
+    path = directory / name
     path.write_text(text)
     return path
 

@@ -98,6 +98,13 @@ def test_both_tools_make_the_same_tree_and_save_the_same_file(
     perl_tree, our_tree = two_trees
     config = sample_file(sample, tmp_path, request)
 
+    empty = snapshot(perl_tree.root)
+    checked = perl(perl_tree, "-check_config", str(config))
+    assert checked.status == 0 and "-> Done, 0 warnings found." in checked.output, (
+        checked.output)
+    assert ours(our_tree, "-check_config", str(config)).status == 0
+    assert snapshot(perl_tree.root) == empty == snapshot(our_tree.root)
+
     by_perl = perl(perl_tree, "-config", str(config), "-noprompt")
     assert by_perl.status == 0 and "All done." in by_perl.output, by_perl.output
     assert "WARNING" not in by_perl.output, by_perl.output

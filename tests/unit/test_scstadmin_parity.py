@@ -9,7 +9,12 @@
   ``rel_tgt_id`` the next free one when it is enabled, so the file's order must not decide;
 * a handler attribute the tree lacks is refused before the first write (it failed halfway);
 * an empty file changes nothing, even with -force, and one with no HANDLER and no
-  TARGET_DRIVER section is refused, both as scstadmin does.
+  TARGET_DRIVER section is refused, both as scstadmin does;
+* ``-close_dev`` of a device that still has LUNs and ``-rem_group`` of a group that still
+  has LUNs or initiators wait for ``-force``, as in scstadmin;
+* ``-set_*_attr`` writes nothing for a value the tree already shows (scstadmin: "already
+  set, ignoring") and names a read-only attribute before any write (it failed with EACCES
+  halfway through the list).
 """
 
 from __future__ import annotations
@@ -164,3 +169,60 @@ def test_a_file_without_handlers_and_drivers_is_refused(tree: MountedScst, tmp_p
         assert cli.main([command, str(only_root), "--root", str(tree.root)]) == 1
         assert "no HANDLER and no TARGET_DRIVER section" in capsys.readouterr().err
     assert (tree.root / "setup_id").read_text() == "0x0\n"
+
+
+def cli_run(tree: MountedScst, capsys: pytest.CaptureFixture[str], *argv: str
+            ) -> tuple[int, str]:
+    status = cli.main([*argv, "--root", str(tree.root)])
+    captured = capsys.readouterr()
+    return status, captured.out + captured.err
+
+
+IQN = "iqn.2024-01.x:t"
+
+
+def exported_disk(tree: MountedScst) -> None:
+    """n1 at LUN 0 of a target and of its group g1, which has an initiator; g2 is empty."""
+    for path, text in (("handlers/vdisk_nullio/mgmt", "add_device n1"),
+                       ("targets/iscsi/mgmt", f"add_target {IQN}"),
+                       (f"targets/iscsi/{IQN}/luns/mgmt", "add n1 0"),
+                       (f"targets/iscsi/{IQN}/ini_groups/mgmt", "create g1"),
+                       (f"targets/iscsi/{IQN}/ini_groups/mgmt", "create g2"),
+                       (f"targets/iscsi/{IQN}/ini_groups/g1/initiators/mgmt", "add iqn.1:a")):
+        (tree.root / path).write_text(text + "\n")
+
+
+def test_removing_what_is_in_use_waits_for_force(tree: MountedScst,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    exported_disk(tree)
+    status, output = cli_run(tree, capsys, "-close_dev", "n1", "-handler", "vdisk_nullio")
+    assert status == 1 and "device n1 is still in use (1 LUN(s)); use -force" in output
+    status, output = cli_run(tree, capsys, "-rem_group", "g1", "-driver", "iscsi",
+                             "-target", IQN)
+    assert status == 1 and "group g1 still has LUNs or initiators; use -force" in output
+    assert (tree.root / "devices/n1").is_dir()
+    assert (tree.root / f"targets/iscsi/{IQN}/ini_groups/g1").is_dir()
+
+    assert cli_run(tree, capsys, "-rem_group", "g2", "-driver", "iscsi", "-target", IQN)[0] == 0
+    assert cli_run(tree, capsys, "-rem_group", "g1", "-driver", "iscsi", "-target", IQN,
+                   "-force")[0] == 0
+    assert cli_run(tree, capsys, "-close_dev", "n1", "-handler", "vdisk_nullio",
+                   "-force")[0] == 0
+    assert not (tree.root / "devices/n1").exists()
+    assert sorted(path.name for path in (tree.root / f"targets/iscsi/{IQN}/ini_groups")
+                  .iterdir()) == ["mgmt"]
+
+
+def test_setting_attributes_skips_equal_values_and_names_read_only_ones_first(
+        tree: MountedScst, capsys: pytest.CaptureFixture[str]) -> None:
+    exported_disk(tree)
+    status, output = cli_run(tree, capsys, "-set_dev_attr", "n1", "-attributes",
+                             "t10_vend_id=ACME,size=8388608")
+    assert status == 1 and "devices/n1: size is read-only" in output
+    assert (tree.root / "devices/n1/t10_vend_id").read_text() == "SCST_FIO\n"  # none written
+    status, output = cli_run(tree, capsys, "-set_grp_attr", "g1", "-driver", "iscsi",
+                             "-target", IQN, "-attributes", "addr_method=PERIPHERAL")
+    assert status == 0 and "Done, 0 change(s) made." in output
+    status, output = cli_run(tree, capsys, "-set_dev_attr", "n1", "-attributes",
+                             "t10_vend_id=ACME,prod_id=n1")
+    assert status == 0 and "Done, 1 change(s) made." in output
