@@ -212,10 +212,12 @@ class _Reader:
         attributes.add(statement.words[0], self.value(statement), statement.line)
 
     def value(self, statement: Statement) -> str:
-        """An attribute line's one value (scst.conf(5): a value with blanks is quoted)."""
+        """An attribute line's one value (scst.conf(5): a value with blanks is quoted); a
+        name alone is an empty value, as scstadmin reads it and as its ``-write_config
+        -nonkey`` writes an empty one (``iSNSServer`` with nothing after it)."""
         name, *values = statement.words
         if not values:
-            raise self.error(f"attribute {name!r} has no value", statement.line)
+            return ""
         if len(values) > 1:
             raise self.error(f"attribute {name!r} has more than one value "
                              f"({' '.join(quote(value) for value in values)}): one statement "

@@ -14,7 +14,10 @@
   has LUNs or initiators wait for ``-force``, as in scstadmin;
 * ``-set_*_attr`` writes nothing for a value the tree already shows (scstadmin: "already
   set, ignoring") and names a read-only attribute before any write (it failed with EACCES
-  halfway through the list).
+  halfway through the list);
+* a file saved by scstadmin's ``-write_config -nonkey`` is read: a name with no value is an
+  empty value (``iSNSServer``), and the lines that only name a handler's devices in its
+  HANDLER block are not attributes to set (the file was refused at the first of them).
 """
 
 from __future__ import annotations
@@ -226,3 +229,39 @@ def test_setting_attributes_skips_equal_values_and_names_read_only_ones_first(
     status, output = cli_run(tree, capsys, "-set_dev_attr", "n1", "-attributes",
                              "t10_vend_id=ACME,prod_id=n1")
     assert status == 0 and "Done, 1 change(s) made." in output
+
+
+# what scstadmin's -write_config -nonkey writes for a handler and an empty driver attribute
+# (a name alone, then a blank: the empty value)
+PERL_NONKEY = """\
+HANDLER vdisk_nullio {
+\tDEVICE n1 {
+\t\tsize 16777216
+
+\t\t# Non-key attributes
+\t\tblocksize 512
+\t\tsize_mb 16
+\t}
+
+\t# Non-key attributes
+\tn1\x20
+}
+
+TARGET_DRIVER iscsi {
+\tenabled 0
+
+\t# Non-key attributes
+\tiSNSServer\x20
+}
+"""
+
+
+def test_a_file_saved_by_scstadmin_with_nonkey_applies() -> None:
+    config = parse(PERL_NONKEY)
+    assert config.drivers["iscsi"].attributes.get("iSNSServer") == ""
+    system = ScstSystem(RecordingRealizer())
+    applier = Applier(ScstSysfs("/", access=InProcessAccess(system.tree)))
+    assert applier.apply(config) == 1
+    assert [write.text for write in applier.writes] == [
+        "add_device n1 size=16777216;blocksize=512;size_mb=16;"]
+    assert system.tree.read("/devices/n1/size") == "16777216\n[key]\n"
