@@ -423,14 +423,13 @@ def _lun_lines(luns: dict[int, Lun], depth: int, gap_after_block: bool) -> list[
     return lines
 
 
-def _group_lines(group: Group, depth: int, nonkey: Attributes | None = None) -> list[str]:
+def _group_lines(group: Group, depth: int) -> list[str]:
     """LUNs, then each initiator after a blank line, then the group's own attributes after
     a blank line; a group with a block is followed by a blank line, an empty one is not."""
     body = _lun_lines(group.luns, depth + 1, gap_after_block=False)
     for initiator in sorted(group.initiators):
         body += ["", _line(depth + 1, "INITIATOR", initiator)]
-    attributes = _with_nonkey(_attribute_lines(group.attributes, depth + 1), nonkey,
-                              depth + 1, gap=True)
+    attributes = _attribute_lines(group.attributes, depth + 1)
     if attributes:
         body += ["", *attributes]
     lines = _braced(_line(depth, "GROUP", group.name), body, depth)
