@@ -68,6 +68,18 @@ def _local_driver(applier: Applier, config: ScstConfig, target: str) -> str | No
                 None)
 
 
+def alua_settings(config: ScstConfig) -> Attributes:
+    """The ALUA block's attributes to set: without a line that only names one of the file's
+    device groups, which scstadmin's ``-write_config -nonkey`` writes (the entries of
+    ``device_groups/`` listed as attributes with no value) and which it passes over itself
+    when it reads them (as :func:`.apply.handler_settings` does for a handler's devices)."""
+    kept = Attributes()
+    for name, value in config.alua.items:
+        if not (value == "" and name in config.device_groups):
+            kept.add(name, value, config.alua.lines.get(name, 0))
+    return kept
+
+
 def validate(applier: Applier, config: ScstConfig, live_devices: Iterable[str],
              refuse: Refuse) -> None:
     if not (config.device_groups or config.alua):
@@ -78,7 +90,8 @@ def validate(applier: Applier, config: ScstConfig, live_devices: Iterable[str],
                     or [config.alua.lines.get(name, 0) for name in config.alua.names()])
         raise refuse("this tree cannot create device groups (ALUA); remove the "
                      "DEVICE_GROUP blocks", first)
-    _check_names(config.alua, _files(applier, [DEVICE_GROUPS]), DEVICE_GROUPS, refuse, 0)
+    _check_names(alua_settings(config), _files(applier, [DEVICE_GROUPS]), DEVICE_GROUPS,
+                 refuse, 0)
     live = _live(applier)
     available = config.device_names() | (set() if applier.force else set(live_devices))
     for name, group in config.device_groups.items():
@@ -149,7 +162,7 @@ def remove_unlisted(applier: Applier, config: ScstConfig,
 
 
 def apply(applier: Applier, config: ScstConfig) -> None:
-    for name, value in config.alua.single().items():
+    for name, value in alua_settings(config).single().items():
         applier.set_attribute(f"{DEVICE_GROUPS}/{name}", value)
     if not config.device_groups and not applier.sysfs.is_dir(DEVICE_GROUPS):
         return

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from ..compat_sysfs.help_text import ACCESS_LIMITS_LABEL, ACCESS_MODE, EXACT_NAMES, WILDCARDS
 from ..lio.access_plan import GroupSpec, LunExport, consequence, plan_access
 from . import alua_apply
-from .model import Attributes, Device, Driver, Group, Lun, ScstConfig, Target
+from .model import Attributes, Device, Driver, Group, Handler, Lun, ScstConfig, Target
 from .running import DRIVER_DYNAMIC, TARGET_DYNAMIC, RunningTree
 from .scst_conf import ConfigError
 from .sysfs import ScstSysfs, SysfsError
@@ -47,6 +47,17 @@ def access_consequence(target: Target) -> str | None:
     groups = {name: GroupSpec(tuple(group.initiators), luns(group.luns))
               for name, group in target.groups.items()}
     return consequence(target.name, plan_access(default, groups), default)
+
+
+def handler_settings(handler: Handler) -> Attributes:
+    """A HANDLER block's attributes to set: without a line that only names one of its
+    devices, which scstadmin's ``-write_config -nonkey`` writes (the handler's device links
+    listed as attributes with no value) and which it skips itself when it reads them."""
+    kept = Attributes()
+    for name, value in handler.attributes.items:
+        if not (value == "" and name in handler.devices):
+            kept.add(name, value, handler.attributes.lines.get(name, 0))
+    return kept
 
 
 def same_value(wanted: str, live: str) -> bool:
@@ -151,8 +162,10 @@ class Applier:
         for name, driver in config.drivers.items():
             self.apply_driver(driver, running.drivers.get(name), recreated)
         alua_apply.apply(self, config)
-        for driver_name, driver in config.drivers.items():
-            for target_name, target in driver.targets.items():
+        # SCST gives a target without rel_tgt_id the next free one when it is enabled;
+        # scstadmin enables in name order, so the same file numbers the same targets alike
+        for driver_name, driver in sorted(config.drivers.items()):
+            for target_name, target in sorted(driver.targets.items()):
                 wanted = target.attributes.get("enabled")
                 if wanted is not None:
                     self.set_enabled(driver_name, target_name, wanted,
@@ -195,6 +208,10 @@ class Applier:
             if name not in known:
                 raise refuse(f"handler {name!r} does not exist here (available: "
                              f"{', '.join(sorted(known))})", handler.line)
+            for attribute in handler_settings(handler).names():
+                if not self.sysfs.is_file(f"handlers/{name}/{attribute}"):
+                    raise refuse(f"handler {name} has no attribute {attribute!r}",
+                                 handler.attributes.lines.get(attribute, handler.line))
             parameters = self.tree.handler_help(name).parameters
             for device in handler.devices.values():
                 if device.name not in live_devices:
@@ -309,7 +326,7 @@ class Applier:
         """Create, update or (with force) re-create devices; returns the re-created names."""
         recreated: set[str] = set()
         for name, handler in config.handlers.items():
-            for attribute, value in handler.attributes.items:
+            for attribute, value in handler_settings(handler).items:
                 self.set_attribute(f"handlers/{name}/{attribute}", value)
             for device in handler.devices.values():
                 located = running.device(device.name)

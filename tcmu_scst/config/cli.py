@@ -42,6 +42,7 @@ from collections.abc import Callable
 from . import listing
 from .apply import Applier, clear
 from .files import has_secrets, save_atomically
+from .model import ScstConfig
 from .running import (
     DEVICE_GROUPS,
     DRIVER_DYNAMIC,
@@ -202,6 +203,11 @@ def _run(arguments: argparse.Namespace, out: Callable[[str], None], sysfs: ScstS
 
     if command in ("config", "check_config"):
         config = parse_file(value)
+        if not config_has_sections(config, value):
+            print(f"{PROG}: warning: {value}: the configuration is empty; nothing to do",
+                  file=sys.stderr)
+            out("Done, 0 change(s) made.")
+            return 0
         if command == "config" and arguments.force:
             confirm(arguments, "-config -force")
         if command == "check_config":
@@ -235,6 +241,22 @@ def _run(arguments: argparse.Namespace, out: Callable[[str], None], sysfs: ScstS
     if not dry_run:
         out(f"Done, {len(applier.writes)} change(s) made.")
     return 0
+
+
+def config_has_sections(config: ScstConfig, source: str) -> bool:
+    """Whether a file to apply configures anything (False: it is empty, do nothing).
+
+    As SCST's scstadmin: an empty file (a truncated /etc/scst.conf) changes nothing, even
+    with -force, which would otherwise remove everything; a file with no HANDLER and no
+    TARGET_DRIVER section but something else is refused, since it cannot be what was meant.
+    """
+    if config.handlers or config.drivers:
+        return True
+    if config.attributes or config.alua or config.device_groups:
+        raise ConfigError("no HANDLER and no TARGET_DRIVER section: nothing to configure "
+                          "devices or targets with (SCST's scstadmin refuses such a file too)",
+                          0, source)
+    return False
 
 
 def list_command(command: str, value: str, arguments: argparse.Namespace,
@@ -302,6 +324,12 @@ def _device_command(command: str, value: str, arguments: argparse.Namespace,
         applier.write(f"handlers/{handler}/mgmt", f"add_device {value}{_parameters(attributes)}")
     elif command == "close_dev":
         (handler,) = need(arguments, "handler")
+        exports = [applier.sysfs.access.readlink(f"devices/{value}/exported/{name}")
+                   for name in applier.sysfs.links(f"devices/{value}/exported")]
+        exports = [link for link in exports if "/copy_manager/" not in link]
+        if exports and not arguments.force:  # as scstadmin: a removal waits for -force
+            raise UsageError(f"device {value} is still in use ({len(exports)} LUN(s)); "
+                             "use -force to close it")
         applier.write(f"handlers/{handler}/mgmt", f"del_device {value}")
     elif command == "resync_dev":
         applier.write(f"devices/{value}/resync_size", "1")
@@ -353,10 +381,13 @@ def _attribute_command(command: str, value: str, arguments: argparse.Namespace,
     if not attributes:
         raise UsageError("this command needs -attributes name=value,...")
     for name, _ in attributes:  # all known before the first write
-        if not applier.sysfs.is_file(f"{directory}/{name}".lstrip("/")):
+        path = f"{directory}/{name}".lstrip("/")
+        if not applier.sysfs.is_file(path):
             raise UsageError(f"{directory or 'the root'} has no attribute {name!r}")
-    for name, item in attributes:
-        applier.write(f"{directory}/{name}".lstrip("/"), item)
+        if not applier.sysfs.writable(path):
+            raise UsageError(f"{directory or 'the root'}: {name} is read-only")
+    for name, item in attributes:  # a value the file already shows is not written again
+        applier.set_attribute(f"{directory}/{name}".lstrip("/"), item)
     return True
 
 
@@ -379,8 +410,14 @@ def _target_command(command: str, value: str, arguments: argparse.Namespace,
 def _group_command(command: str, value: str, arguments: argparse.Namespace,
                    applier: Applier, attributes: list[tuple[str, str]]) -> bool:
     if command in ("add_group", "rem_group"):
-        applier.write(f"{target_base(arguments)}/ini_groups/mgmt",
-                      f"{'create' if command == 'add_group' else 'del'} {value}")
+        base = f"{target_base(arguments)}/ini_groups"
+        if command == "rem_group" and not arguments.force and (
+                applier.sysfs.subdirectories(f"{base}/{value}/luns")
+                or [name for name in applier.sysfs.files(f"{base}/{value}/initiators")
+                    if name != "mgmt"]):
+            raise UsageError(f"group {value} still has LUNs or initiators; use -force to "
+                             "remove it")  # as scstadmin: a removal waits for -force
+        applier.write(f"{base}/mgmt", f"{'create' if command == 'add_group' else 'del'} {value}")
         return True
     if command not in ("add_init", "rem_init", "move_init", "clear_inits"):
         return False

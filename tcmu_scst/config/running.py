@@ -179,8 +179,9 @@ class RunningTree:
             config.handlers[handler_name] = self.handler(handler_name, nonkey)
         for driver_name in self.drivers():
             driver = self.driver(driver_name, nonkey)
-            if driver.targets or any(name != "enabled" for name in driver.attributes.names()) \
-                    or driver.attributes.get("enabled") not in (None, "0"):
+            # scstadmin saves a driver's enabled switch even when it is 0 and the driver has
+            # no target, so a file saved here holds the same blocks as one saved by SCST's
+            if driver.targets or driver.attributes:
                 config.drivers[driver_name] = driver
         config.handlers = {name: handler for name, handler in config.handlers.items()
                            if handler.devices or handler.attributes}

@@ -1,13 +1,19 @@
 """scst.conf, scstadmin's configuration file: parse into :mod:`.model`, format back.
 
-The grammar (scst.conf(5)): one statement per line, ``NAME [VALUE]``; a statement that
-ends in ``{`` opens a block that a ``}`` closes (the brace may also stand on the next line,
-and a whole block may sit on one line: ``LUN 0 disk1 { read_only 1 }``); ``#`` starts a
-comment unless escaped; ``\\`` escapes the next character; double quotes keep blanks inside
-one value (``IncomingUser "joe 12charsecret"``).  Nothing but the line end separates
-statements: neither scst.conf(5) nor scstadmin's parser knows ``;``, so an unquoted ``;``
-and an attribute with a second unquoted value word are refused (``enabled 1; LUN 0 d``
-would otherwise be the value of ``enabled``, and the LUN lost).
+The grammar (scst.conf(5)): one statement per line, ``NAME [VALUE]``; a line that ends
+in ``{`` opens a block (its first statement may follow the brace on that line) and a line
+holding only ``}`` closes it; an empty block may sit on one line (``LUN 0 disk1 { }`` or
+``{}``); ``#`` starts a comment unless escaped; ``\\`` escapes the next character; double
+quotes keep blanks inside one value (``IncomingUser "joe 12charsecret"``).
+
+What SCST's own scstadmin reads differently from what the text says is refused with its
+line, since applying it either way would surprise someone: a statement before ``}`` on its
+line (``LUN 0 d { read_only 1 }``: scstadmin drops ``read_only 1`` without a word), a ``{``
+on a line of its own (scstadmin ignores the whole block), and a ``#`` right after a value
+(scst.conf(5) removes the character before the ``#`` too).  Nothing but the line end
+separates statements: neither scst.conf(5) nor scstadmin's parser knows ``;``, so an
+unquoted ``;`` and an attribute with a second unquoted value word are refused (``enabled
+1; LUN 0 d`` would otherwise be the value of ``enabled``, and the LUN lost).
 
 Everything is checked while parsing, so a malformed file is refused with the number of the
 line at fault before anything is changed.  Formatting quotes and escapes exactly what the
@@ -88,6 +94,11 @@ def tokens(text: str, source: str = "") -> Iterator[Token]:
                     quoted = True
                     index = end + 1
                     continue
+                if char == "#" and word:
+                    raise ConfigError("'#' right after a value: scst.conf(5) removes the "
+                                      "character before a comment's '#' too; put a blank "
+                                      "before the comment (or escape the '#': '\\#')",
+                                      number, source)
                 if char.isspace() or char == "#":
                     break
                 if char == ";":
@@ -99,6 +110,9 @@ def tokens(text: str, source: str = "") -> Iterator[Token]:
             joined = "".join(word)
             if not quoted and joined in (OPEN, CLOSE):
                 yield Token(joined, joined, number)
+            elif not quoted and joined == OPEN + CLOSE:  # an empty block: "DEVICE d {}"
+                yield Token(OPEN, OPEN, number)
+                yield Token(CLOSE, CLOSE, number)
             else:
                 yield Token(WORD, joined, number)
         yield Token(END, "", number)
@@ -164,13 +178,19 @@ def _block(stream: Iterator[Token], opened: Statement | None,
                 body.append(owner)
                 words = []
             elif body and body[-1].body is None:
-                owner = body[-1]  # the brace stands on the line after its statement
+                raise ConfigError(f"'{{' on a line of its own: put it at the end of the line "
+                                  f"'{' '.join(body[-1].words)}' (SCST's scstadmin ignores a "
+                                  "block whose '{' does not end its section's line)",
+                                  token.line, source)
             else:
                 raise ConfigError("'{' without a section name before it", token.line, source)
             owner.body, owner.close_line = _block(stream, owner, source)
         else:  # CLOSE
             if words:
-                body.append(Statement(words, line))
+                raise ConfigError(f"'{' '.join(words)}' stands before '}}' on its line: a "
+                                  "block ends with a line holding only '}' (SCST's scstadmin "
+                                  "drops such a statement without a word); put it on a line "
+                                  "of its own", line, source)
             if opened is None:
                 raise ConfigError("'}' without a matching '{'", token.line, source)
             return body, token.line
@@ -203,10 +223,12 @@ class _Reader:
         attributes.add(statement.words[0], self.value(statement), statement.line)
 
     def value(self, statement: Statement) -> str:
-        """An attribute line's one value (scst.conf(5): a value with blanks is quoted)."""
+        """An attribute line's one value (scst.conf(5): a value with blanks is quoted); a
+        name alone is an empty value, as scstadmin reads it and as its ``-write_config
+        -nonkey`` writes an empty one (``iSNSServer`` with nothing after it)."""
         name, *values = statement.words
         if not values:
-            raise self.error(f"attribute {name!r} has no value", statement.line)
+            return ""
         if len(values) > 1:
             raise self.error(f"attribute {name!r} has more than one value "
                              f"({' '.join(quote(value) for value in values)}): one statement "
@@ -395,129 +417,172 @@ def _line(depth: int, *words: str) -> str:
     return "\t" * depth + " ".join(quote(word) for word in words)
 
 
-def _attribute_lines(attributes: Attributes, depth: int, nonkey: Attributes | None = None
-                     ) -> list[str]:
-    lines = [_line(depth, name, value) for name, value in sorted(
-        attributes.items, key=lambda item: item[0])]
-    if nonkey:
-        lines += ["", "\t" * depth + "# Non-key attributes"] if lines else [
-            "\t" * depth + "# Non-key attributes"]
-        lines += [_line(depth, name, value) for name, value in sorted(
-            nonkey.items, key=lambda item: item[0])]
+# The layout is scstadmin's ``-write_config`` layout, blank line for blank line, so that a
+# file saved here and one saved by SCST's own tool from the same tree differ only in their
+# header (and a diff of the two shows configuration, not formatting).  Lines are kept as a
+# list in which "" is a blank line.
+
+NONKEY_COMMENT = "# Non-key attributes"
+
+
+def _attribute_lines(attributes: Attributes | None, depth: int) -> list[str]:
+    """One line per value, sorted by name and then value (multi-instance values too)."""
+    if not attributes:
+        return []
+    return [_line(depth, name, value) for name, value in sorted(attributes.items)]
+
+
+def _with_nonkey(key: list[str], nonkey: Attributes | None, depth: int,
+                 gap: bool) -> list[str]:
+    """``key`` followed by the non-key comment and lines; ``gap``: a blank line between."""
+    extra = _attribute_lines(nonkey, depth)
+    if not extra:
+        return key
+    return [*key, *([""] if gap and key else []), "\t" * depth + NONKEY_COMMENT, *extra]
+
+
+def _strip_blanks(lines: list[str], keep: int = 0) -> list[str]:
+    """``lines`` without trailing blank lines, then ``keep`` of them."""
+    while lines and lines[-1] == "":
+        lines.pop()
+    return lines + [""] * keep if lines else lines
+
+
+def _drop_one_blank(lines: list[str]) -> list[str]:
+    if lines and lines[-1] == "":
+        lines.pop()
     return lines
 
 
-def _lun_lines(luns: dict[int, Lun], depth: int) -> list[str]:
-    lines = []
+def _braced(head: str, body: list[str], depth: int) -> list[str]:
+    """``head {`` BODY ``}`` when there is a body, else the bare ``head`` line."""
+    if not body:
+        return [head]
+    return [head + " {", *body, "\t" * depth + "}"]
+
+
+def _lun_lines(luns: dict[int, Lun], depth: int, gap_after_block: bool) -> list[str]:
+    lines: list[str] = []
     for number in sorted(luns):
         lun = luns[number]
-        if lun.attributes:
-            lines.append(_line(depth, "LUN", str(number), lun.device) + " {")
-            lines += _attribute_lines(lun.attributes, depth + 1)
-            lines.append("\t" * depth + "}")
-        else:
-            lines.append(_line(depth, "LUN", str(number), lun.device))
+        lines += _braced(_line(depth, "LUN", str(number), lun.device),
+                        _attribute_lines(lun.attributes, depth + 1), depth)
+        if lun.attributes and gap_after_block:
+            lines.append("")
     return lines
 
 
-def _paragraphs(*parts: list[str]) -> list[str]:
-    """Non-empty parts separated by one empty line, as scstadmin lays blocks out."""
-    out: list[str] = []
-    for part in parts:
-        if part:
-            if out:
-                out.append("")
-            out += part
-    return out
+def _group_lines(group: Group, depth: int) -> list[str]:
+    """LUNs, then each initiator after a blank line, then the group's own attributes after
+    a blank line; a group with a block is followed by a blank line, an empty one is not."""
+    body = _lun_lines(group.luns, depth + 1, gap_after_block=False)
+    for initiator in sorted(group.initiators):
+        body += ["", _line(depth + 1, "INITIATOR", initiator)]
+    attributes = _attribute_lines(group.attributes, depth + 1)
+    if attributes:
+        body += ["", *attributes]
+    lines = _braced(_line(depth, "GROUP", group.name), body, depth)
+    return [*lines, ""] if body else lines
 
 
-def _device_group_lines(group: DeviceGroup) -> list[str]:
-    """scstadmin's layout: attributes, the DEVICE lines, then each TARGET_GROUP (by name,
-    its TARGET lines by name), paragraphs apart."""
-    target_groups = []
+def _target_lines(target: Target, nonkey: Attributes | None) -> list[str]:
+    attributes = ["\t\tHW_TARGET", ""] if target.hardware else []
+    attributes += _attribute_lines(target.attributes, 2)
+    if attributes:
+        attributes.append("")
+    if _attribute_lines(nonkey, 2):
+        attributes += ["\t\t" + NONKEY_COMMENT, *_attribute_lines(nonkey, 2), ""]
+    luns = _strip_blanks(_lun_lines(target.luns, 2, gap_after_block=True), keep=1)
+    groups = [line for name in sorted(target.groups)
+              for line in _group_lines(target.groups[name], 2)]
+    body = _drop_one_blank(attributes + luns + groups)
+    lines = _braced(_line(1, "TARGET", target.name), body, 1)
+    return [*lines, ""] if body else lines
+
+
+def _handler_lines(handler: Handler, nonkey: ScstConfig | None) -> list[str]:
+    devices: list[str] = []
+    for name in sorted(handler.devices):
+        body = _with_nonkey(_attribute_lines(handler.devices[name].attributes, 2),
+                            _nonkey_device(nonkey, handler.name, name), 2, gap=True)
+        devices += _braced(_line(1, "DEVICE", name), body, 1) + ([""] if body else [])
+    extra = nonkey.handlers[handler.name].attributes if (
+        nonkey and handler.name in nonkey.handlers) else None
+    body = _with_nonkey(_attribute_lines(handler.attributes, 1) + _strip_blanks(devices),
+                        extra, 1, gap=False)
+    return [*_braced(_line(0, "HANDLER", handler.name), body, 0), ""] if body else []
+
+
+def _driver_lines(driver: Driver, nonkey: ScstConfig | None) -> list[str]:
+    extra = nonkey.drivers.get(driver.name) if nonkey else None
+    body = _attribute_lines(driver.attributes, 1)
+    if body:
+        body.append("")
+    if extra and extra.attributes:
+        body += ["\t" + NONKEY_COMMENT, *_attribute_lines(extra.attributes, 1), ""]
+    for name in sorted(driver.targets):
+        body += _target_lines(driver.targets[name], _nonkey_target(nonkey, driver.name, name))
+    body = _drop_one_blank(body)
+    return [*_braced(_line(0, "TARGET_DRIVER", driver.name), body, 0), ""] if body else []
+
+
+def _target_group_lines(group: TargetGroup) -> list[str]:
+    """Its attributes, a blank line, its TARGET lines (a remote port's rel_tgt_id in a
+    block); a target group with a block is followed by a blank line, an empty one is not."""
+    body = _attribute_lines(group.attributes, 2)
+    if body:
+        body.append("")
+    for name in sorted(group.targets):
+        body += _braced(_line(2, "TARGET", name),
+                        _attribute_lines(group.targets[name].attributes, 3), 2)
+    body = _drop_one_blank(body)
+    lines = _braced(_line(1, "TARGET_GROUP", group.name), body, 1)
+    return [*lines, ""] if body else lines
+
+
+def _device_group_lines(group: DeviceGroup, keep_empty: bool) -> list[str]:
+    """Attributes, the DEVICE lines and the TARGET_GROUP blocks (by name), each part
+    followed by a blank line; a device group with nothing in it is left out, as scstadmin
+    leaves it out, unless ``keep_empty``."""
+    body = _attribute_lines(group.attributes, 1)
+    if body:
+        body.append("")
+    devices = [_line(1, "DEVICE", device) for device in group.devices]
+    if devices:
+        body += [*devices, ""]
     for name in sorted(group.target_groups):
-        target_group = group.target_groups[name]
-        members: list[str] = []
-        for target_name in sorted(target_group.targets):
-            target = target_group.targets[target_name]
-            if target.attributes:
-                members += [_line(2, "TARGET", target_name) + " {",
-                            *_attribute_lines(target.attributes, 3), "\t\t}"]
-            else:
-                members.append(_line(2, "TARGET", target_name))
-        body = _paragraphs(_attribute_lines(target_group.attributes, 2), members)
-        target_groups.append([_line(1, "TARGET_GROUP", name) + " {", *body, "\t}"] if body
-                             else [_line(1, "TARGET_GROUP", name)])
-    body = _paragraphs(_attribute_lines(group.attributes, 1),
-                       [_line(1, "DEVICE", device) for device in group.devices],
-                       *target_groups)
-    return [_line(0, "DEVICE_GROUP", group.name) + " {", *body, "}"]
+        body += _target_group_lines(group.target_groups[name])
+    body = _drop_one_blank(body)
+    head = _line(0, "DEVICE_GROUP", group.name)
+    if not body:
+        return [head + " {", "}", ""] if keep_empty else []
+    return [*_braced(head, body, 0), ""]
 
 
 def format_config(config: ScstConfig, nonkey: ScstConfig | None = None,
                   header: str = HEADER, keep_empty: bool = False) -> str:
-    """scst.conf text for ``config`` in SCST's save order (root, handlers, drivers, the ALUA
-    block, device groups).
+    """scst.conf text for ``config`` in SCST's save order and layout (root, handlers,
+    drivers, the ALUA block, device groups; names sorted, LUNs by number).
 
     ``nonkey`` (same shape) adds writable non-key attributes after a ``# Non-key
     attributes`` comment in each block, as ``-write_config -nonkey`` does.  A device group
     with nothing in it is left out, as scstadmin leaves it out, unless ``keep_empty``
     (the daemon's own file, which must bring back the tree as it was).
     """
-    blocks: list[list[str]] = [[header]] if header else []
-    root_nonkey = nonkey.attributes if nonkey else None
-    if config.attributes or root_nonkey:
-        blocks.append(_attribute_lines(config.attributes, 0, root_nonkey))
+    lines = [header, ""] if header else []
+    lines += _with_nonkey(_attribute_lines(config.attributes, 0),
+                          nonkey.attributes if nonkey else None, 0, gap=False)
+    if lines:
+        lines.append("")
     for name in sorted(config.handlers):
-        handler = config.handlers[name]
-        lines = [_line(0, "HANDLER", name) + " {"]
-        devices: list[str] = []  # scstadmin: an empty line after a DEVICE block, none else
-        for device_name in sorted(handler.devices):
-            device = handler.devices[device_name]
-            extra = _nonkey_device(nonkey, name, device_name)
-            if device.attributes or extra:
-                devices += [_line(1, "DEVICE", device_name) + " {",
-                            *_attribute_lines(device.attributes, 2, extra), "\t}", ""]
-            else:
-                devices.append(_line(1, "DEVICE", device_name))
-        while devices and not devices[-1]:
-            devices.pop()
-        lines += _paragraphs(_attribute_lines(handler.attributes, 1), devices)
-        lines.append("}")
-        blocks.append(lines)
+        lines += _handler_lines(config.handlers[name], nonkey)
     for name in sorted(config.drivers):
-        driver = config.drivers[name]
-        lines = [_line(0, "TARGET_DRIVER", name) + " {"]
-        targets = []
-        for target_name in sorted(driver.targets):
-            target = driver.targets[target_name]
-            extra = _nonkey_target(nonkey, name, target_name)
-            body = _paragraphs(["\t\tHW_TARGET"] if target.hardware else [],
-                               _attribute_lines(target.attributes, 2, extra),
-                               _lun_lines(target.luns, 2),
-                               *[_group_lines(target.groups[group], 2)
-                                 for group in sorted(target.groups)])
-            targets.append([_line(1, "TARGET", target_name) + " {", *body, "\t}"])
-        driver_nonkey = nonkey.drivers[name].attributes if (
-            nonkey and name in nonkey.drivers) else None
-        lines += _paragraphs(_attribute_lines(driver.attributes, 1, driver_nonkey), *targets)
-        lines.append("}")
-        blocks.append(lines)
+        lines += _driver_lines(config.drivers[name], nonkey)
     if config.alua:
-        blocks.append(["ALUA {", *_attribute_lines(config.alua, 1), "}"])
+        lines += [*_braced(_line(0, "ALUA"), _attribute_lines(config.alua, 1), 0), ""]
     for name in sorted(config.device_groups):
-        group = config.device_groups[name]
-        if keep_empty or group.devices or group.target_groups or group.attributes:
-            blocks.append(_device_group_lines(group))
-    return "\n".join(_paragraphs(*blocks)) + "\n"
-
-
-def _group_lines(group: Group, depth: int) -> list[str]:
-    body = _paragraphs(_attribute_lines(group.attributes, depth + 1),
-                       _lun_lines(group.luns, depth + 1),
-                       [_line(depth + 1, "INITIATOR", initiator)
-                        for initiator in group.initiators])
-    return [_line(depth, "GROUP", group.name) + " {", *body, "\t" * depth + "}"]
+        lines += _device_group_lines(config.device_groups[name], keep_empty)
+    return "\n".join(lines) + "\n" if lines else ""
 
 
 def _nonkey_device(nonkey: ScstConfig | None, handler: str, device: str) -> Attributes | None:

@@ -130,7 +130,8 @@ def test_malformed_device_groups_are_refused_with_their_line(text: str, line: in
 def test_written_in_scstadmins_layout_and_read_back_alike() -> None:
     config = parse(CONF)
     text = format_config(config, header="")
-    assert text.endswith(GROUPS)  # the blocks as scstadmin lays them out
+    assert text.endswith(GROUPS + "\n")  # the blocks as scstadmin lays them out (and its
+    # empty last line)
     assert parse(text) == config
     empty = parse("DEVICE_GROUP lonely\n")
     assert "lonely" not in format_config(empty)  # scstadmin leaves it out ...

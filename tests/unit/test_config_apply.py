@@ -324,7 +324,9 @@ def test_clear_keeps_nothing_but_static_attributes(tree: MountedScst, tmp_path: 
                                          tmp_path, None)))
     clear(sysfs)
     running = read_running(sysfs)[0]
-    assert running.handlers == {} and running.drivers == {}
+    assert running.handlers == {}  # of the drivers only the switches are left, off
+    assert {name: (driver.attributes.items, driver.targets)
+            for name, driver in running.drivers.items()} == {"iscsi": ([("enabled", "0")], {})}
     assert running.attributes.get("setup_id") == "0x1234"
 
 

@@ -16,6 +16,7 @@ from tcmu_scst.config import cli
 from tcmu_scst.config.scst_conf import parse, parse_file
 from tcmu_scst.config.sysfs import ScstSysfs
 
+from .perl_equivalence import without_header
 from .perl_scstadmin import perl_unavailable, scstadmin
 from .scst_mount import MountedScst, fuse_unavailable, mounted_scst
 from .test_config_apply import DATA, snapshot
@@ -99,14 +100,6 @@ def test_perl_alua_verbs(tree: MountedScst) -> None:
 
 ALUA_CONF = DATA / "scst_conf" / "06_alua.conf"
 ALUA_MOVED = DATA / "alua_moved.conf"
-
-
-def without_header(text: str) -> str:
-    """A written file apart from its header (each writer names itself)."""
-    lines = text.splitlines()
-    while lines and (lines[0].startswith("#") or not lines[0].strip()):
-        lines.pop(0)
-    return "\n".join(lines).rstrip() + "\n"
 
 
 @pytest.mark.parametrize("second", [None, ALUA_MOVED])

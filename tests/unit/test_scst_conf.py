@@ -24,7 +24,7 @@ MALFORMED = {
     # scst.conf(5) and scstadmin's parser have no statement separator but the line end
     "semicolon_statements.conf": (5, "';' does not separate statements"),
     # values with blanks must be quoted (scst.conf(5)); unquoted, it is a second statement
-    "unquoted_blanks.conf": (5, "attribute 'enabled' has more than one value"),
+    "unquoted_blanks.conf": (6, "attribute 'enabled' has more than one value"),
 }
 
 
@@ -77,13 +77,34 @@ def test_malformed_files_name_the_line(name: str) -> None:
     assert str(caught.value).startswith(f"{path}:{line}: ")
 
 
-def test_one_line_blocks_and_braces_on_the_next_line() -> None:
-    config = parse("TARGET_DRIVER iscsi {\n TARGET t\n {\n  LUN 0 d1 { read_only 1 }\n"
-                   "  LUN 1 d2\n  enabled 1\n }\n}\n")
+def test_a_block_opened_on_its_line_and_empty_blocks_on_one_line() -> None:
+    config = parse("TARGET_DRIVER iscsi { enabled 1\n TARGET t {\n  LUN 0 d1 { read_only 1\n"
+                   "  }\n  LUN 1 d2 { }\n  LUN 2 d3 {}\n  GROUP g {}\n }\n}\n")
     target = config.drivers["iscsi"].targets["t"]
+    assert config.drivers["iscsi"].attributes.get("enabled") == "1"
     assert target.luns[0].attributes.get("read_only") == "1"
-    assert target.luns[1].device == "d2"
-    assert target.attributes.get("enabled") == "1"
+    assert not target.luns[1].attributes and not target.luns[2].attributes
+    assert target.luns[2].device == "d3" and "g" in target.groups
+
+
+@pytest.mark.parametrize(("text", "line", "message"), [
+    # SCST's scstadmin drops the statement before the '}' (the LUN would be writable)
+    ("TARGET_DRIVER iscsi {\n TARGET t {\n  LUN 0 d1 { read_only 1 }\n }\n}\n", 3,
+     "'read_only 1' stands before '}' on its line"),
+    ("HANDLER vdisk_nullio {\n DEVICE n1 {\n  blocksize 4096 }\n}\n", 3,
+     "'blocksize 4096' stands before '}'"),
+    # ... and ignores a block whose brace stands on the next line
+    ("TARGET_DRIVER iscsi {\n TARGET t\n {\n  enabled 1\n }\n}\n", 3,
+     "'{' on a line of its own: put it at the end of the line 'TARGET t'"),
+    # scst.conf(5): the character before a comment's '#' goes with the comment
+    ("setup_id 0x2a#the lab\n", 1, "'#' right after a value"),
+])
+def test_what_scstadmin_reads_otherwise_is_refused_with_its_line(text: str, line: int,
+                                                                  message: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse(text, "f.conf")
+    assert caught.value.line == line and message in str(caught.value), str(caught.value)
+    assert str(caught.value).startswith(f"f.conf:{line}: ")
 
 
 def test_quoting_survives_every_special_character() -> None:
