@@ -198,3 +198,19 @@ def test_force_close_on_the_kernel(daemon: ScstSystem, fs: EmulatedConfigfs) -> 
     refused(daemon, f"{SESSIONS}/{GUEST}_1/force_close", errno.EBUSY,
             "log the others out on the initiator first")
     assert len(sessions_of(fs, IQN, GUEST)) == 2
+
+
+def test_a_closed_outsider_of_an_acl_only_target_stays_out(daemon: ScstSystem,
+                                                           fs: EmulatedConfigfs,
+                                                           tmp_path: Path) -> None:
+    """GUEST logged in while the target was exact in demo mode; a group-only device then
+    makes it acl-only, which leaves GUEST's session as it was.  Closed, it cannot return."""
+    (tmp_path / "disk2").write_bytes(bytes(1 << 20))
+    daemon.tree.write("/handlers/vdisk_fileio/mgmt", f"add_device disk2 filename={tmp_path}/disk2")
+    daemon.tree.write(f"{TARGET}/ini_groups/hosts/luns/mgmt", "add disk2 1")
+    assert daemon.tree.read(f"{TARGET}/access_mode") == "acl-only\n"
+    assert GUEST in daemon.tree.listdir(SESSIONS)
+    daemon.tree.write(f"{SESSIONS}/{GUEST}/force_close", "1")
+    assert sessions_of(fs, IQN, GUEST) == []
+    with pytest.raises(PermissionError):
+        login(fs, IQN, GUEST, "192.0.2.8")
