@@ -8,6 +8,7 @@ they were.  Unit tests use :class:`RecordingRealizer`; the daemon uses the LIO o
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -42,17 +43,20 @@ class ConnectionInfo:
 
 @dataclass(frozen=True)
 class SessionInfo:
-    """A live initiator session read from LIO."""
+    """A live initiator session read from LIO; what LIO does not say stays None or empty.
+
+    ``negotiated`` holds the iSCSI keys LIO shows as the session's result, ``offered`` the
+    target's offer (``compat_sysfs.sessions`` says which one each file shows).
+    """
 
     initiator: str
     addresses: tuple[str, ...] = ()
-    session_id: int | None = None
+    sid: int | None = None  # SCST's session id (compat_sysfs.sessions.scst_sid)
     group: str | None = None
     connections: tuple[ConnectionInfo, ...] = ()
-
-    def connection(self, address: str) -> ConnectionInfo:
-        return next((item for item in self.connections if item.address == address),
-                    ConnectionInfo(address))
+    negotiated: Mapping[str, str] = field(default_factory=dict)
+    offered: Mapping[str, str] = field(default_factory=dict)
+    commands: int | None = None  # received and not yet answered
 
 
 # SCST's ALUA states, in the order of SCSI's asymmetric access state codes (offline last but one)
@@ -114,6 +118,7 @@ class Realizer(Protocol):
                        destination: str) -> None: ...
     def set_driver_attribute(self, driver: str, name: str, value: str) -> None: ...
     def sessions(self, driver: str, target: str) -> list[SessionInfo]: ...
+    def close_session(self, driver: str, target: str, initiator: str) -> None: ...
     def add_local_session(self, target: str, session: str) -> None: ...
     def remove_local_session(self, target: str, session: str) -> None: ...
     def fc_ports(self) -> list[str]: ...
@@ -183,6 +188,13 @@ class RecordingRealizer:
 
     def sessions(self, driver: str, target: str) -> list[SessionInfo]:
         return self.live_sessions.get((driver, target), [])
+
+    def close_session(self, driver: str, target: str, initiator: str) -> None:
+        """Records the call and ends the first live session of ``initiator``."""
+        self._record("close_session", driver, target, initiator)
+        live = self.live_sessions.get((driver, target), [])
+        index = next(index for index, item in enumerate(live) if item.initiator == initiator)
+        del live[index]
 
     def add_local_session(self, target: str, session: str) -> None:
         self._record("add_local_session", target, session)

@@ -12,7 +12,7 @@ import errno
 import fnmatch
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from ..lio.access_plan import DEMO, GroupSpec, LunExport, plan_access
 from .devices import DeviceRegistry
@@ -29,8 +29,9 @@ from .help_text import (
 )
 from .iscsi_params import CHAP_ATTRIBUTES, ISCSI_KEYS, MIN_SECRET
 from .luns import LunManager, LunSet
-from .nodes import Attribute, Directory, Link, Node, NodeCache, ObjectDirectory, fixed
-from .realizer import ConnectionInfo, Realizer, SessionInfo
+from .nodes import Attribute, Directory, Node, NodeCache, ObjectDirectory, fixed
+from .realizer import Realizer, SessionInfo
+from .sessions import sessions_directory
 
 log = logging.getLogger(__name__)
 
@@ -95,16 +96,6 @@ def access_mode_text(target: Target) -> str:
     """The read-only ``access_mode`` file: ``demo`` (initiators in no group see the target's
     LUNs) or ``acl-only`` (only initiators in a group may log in or discover the target)."""
     return f"{target.access_mode}\n"
-
-
-def _connection_entries(connection: ConnectionInfo) -> dict[str, Node]:
-    """An SCST connection directory: ``ip``, and ``cid``/``state`` where LIO tells them."""
-    children: dict[str, Node] = {"ip": Attribute(read=lambda: f"{connection.address}\n")}
-    if connection.cid is not None:
-        children["cid"] = Attribute(read=lambda: f"{connection.cid}\n")
-    if connection.state is not None:
-        children["state"] = Attribute(read=lambda: f"{connection.state}\n")
-    return children
 
 
 def _secret_parts(values: list[str], what: str) -> tuple[str, str]:
@@ -410,7 +401,8 @@ class Targets:
                     if session.group == name]
             if busy:
                 raise OSError(errno.EBUSY, f"group {name!r} has live sessions: "
-                              f"{', '.join(busy)}; log them out first")
+                              f"{', '.join(busy)}; log them out first (or write 1 into "
+                              "their sessions/*/force_close)")
             self._drop_group(target, group)
         else:
             raise invalid(f"Unknown action {verb!r}: use create or del")
@@ -473,13 +465,28 @@ class Targets:
     # --- sessions -------------------------------------------------------------------------
 
     def sessions(self, target: Target) -> list[SessionInfo]:
+        """The target's live sessions, each with the group whose LUNs it sees (SCST binds a
+        session to the first group that names its initiator)."""
+        if target.driver == LOCAL:
+            live = [SessionInfo(name) for name in target.local_sessions]
+        else:
+            live = self.realizer.sessions(target.driver, target.name)
         found = []
-        for session in self.realizer.sessions(target.driver, target.name):
+        for session in live:
             group = next((group.name for group in target.groups.values()
                           if group.matches(session.initiator)), None)
-            found.append(SessionInfo(session.initiator, session.addresses,
-                                     session.session_id, group, session.connections))
+            found.append(replace(session, group=group))
         return found
+
+    def force_close(self, target: Target, session: SessionInfo) -> None:
+        """SCST's ``force_close``.  An ``scst_local`` session is removed for good, as SCST's
+        scst_local removes its SCSI host; an iSCSI initiator is disconnected and may log in
+        again (the realizer refuses where LIO would close more than this session)."""
+        if target.driver == LOCAL:
+            self.del_local_session(target, session.initiator)
+        else:
+            self.realizer.close_session(target.driver, target.name, session.initiator)
+        log.info("Session %s of target %s closed", session.initiator, target.name)
 
     # --- tree -----------------------------------------------------------------------------
 
@@ -611,37 +618,5 @@ class Targets:
                                lambda name, group: group_directory(group))
 
     def _sessions_directory(self, target: Target) -> Directory:
-        def entries() -> dict[str, Node]:
-            children: dict[str, Node] = {}
-            sessions = self.sessions(target)
-            if target.driver == LOCAL:
-                sessions = [SessionInfo(name) for name in target.local_sessions]
-            for session in sessions:
-                name = session.initiator
-                suffix = 1
-                while name in children:
-                    name = f"{session.initiator}_{suffix}"
-                    suffix += 1
-                children[name] = self._session_directory(session)
-            return children
-
-        return Directory(entries)
-
-    @staticmethod
-    def _session_directory(session: SessionInfo) -> Directory:
-        def entries() -> dict[str, Node]:
-            luns = (f"../../ini_groups/{session.group}/luns" if session.group
-                    else "../../luns")
-            children: dict[str, Node] = {
-                "initiator_name": Attribute(read=lambda: f"{session.initiator}\n"),
-                "luns": Link(luns),
-            }
-            if session.session_id is not None:
-                children["sid"] = Attribute(read=lambda: f"{session.session_id:x}\n")
-            for address in session.addresses:
-                connection = session.connection(address)
-                children[address] = Directory(
-                    lambda c=connection: _connection_entries(c))  # type: ignore[misc]
-            return children
-
-        return Directory(entries)
+        return sessions_directory(lambda: self.sessions(target),
+                                  lambda session: self.force_close(target, session))

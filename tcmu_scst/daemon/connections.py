@@ -3,7 +3,8 @@
 LIO shows a demo-mode (dynamic) iSCSI session only by the initiator's name: there is no
 configfs directory for it and so no connection address.  SCST shows the session's TCP
 connections by initiator address, and tools expect the directory; the address is taken
-from the kernel's TCP table, where the connections to the portal's port are.
+from the kernel's TCP table, where the connections to the portal's port are, but only where
+that is certain (:func:`unclaimed`).
 """
 
 from __future__ import annotations
@@ -26,7 +27,8 @@ def _address(text: str) -> str:
 
 
 def peers(port: int, proc: str | Path = "/proc") -> list[str]:
-    """Remote addresses of established connections whose local port is ``port``."""
+    """The remote address of each established connection whose local port is ``port``
+    (an address as often as it has connections)."""
     found: list[str] = []
     for table in ("net/tcp", "net/tcp6"):
         try:
@@ -40,7 +42,20 @@ def peers(port: int, proc: str | Path = "/proc") -> list[str]:
             local, remote = fields[1], fields[2]
             if int(local.rsplit(":", 1)[1], 16) != port:
                 continue
-            address = _address(remote.rsplit(":", 1)[0])
-            if address not in found:
-                found.append(address)
+            found.append(_address(remote.rsplit(":", 1)[0]))
     return found
+
+
+def unclaimed(port: int, claimed: list[str], proc: str | Path = "/proc") -> str | None:
+    """The address of the one connection to ``port`` that no listed session claims, or None.
+
+    The portal's port is shared by every target on the host, so a connection nobody claims
+    could be any demo-mode session's, or a login or discovery under way.  Only when exactly
+    one is left over, and the caller knows of exactly one session without an address, does
+    that connection certainly belong to it; otherwise the session shows no address.
+    """
+    left = peers(port, proc)
+    for address in claimed:
+        if address in left:
+            left.remove(address)
+    return left[0] if len(left) == 1 else None

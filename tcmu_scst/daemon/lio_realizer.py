@@ -22,7 +22,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from ..compat_sysfs.declarations import INERT
@@ -33,6 +33,7 @@ from ..compat_sysfs.realizer import (
     LunMapping,
     SessionInfo,
 )
+from ..compat_sysfs.sessions import scst_sid
 from ..dataplane.spec import DeviceSpec
 from ..dataplane.supervisor import Supervisor
 from ..handlers.alua import ALUA_ATTRIBUTE
@@ -62,7 +63,9 @@ from ..lio.access_plan import (
     plan_access,
 )
 from ..lio.backstore import UserBackstore
-from .connections import peers
+from ..lio.session_close import close_session
+from ..lio.sessions import IscsiSession
+from .connections import unclaimed
 from .port_rings import (
     PERSISTENT_RESERVATIONS_OFF,
     PROTOCOLS,
@@ -91,6 +94,17 @@ CD_BLOCK = 2048
 
 def unsupported(message: str) -> OSError:
     return OSError(errno.EINVAL, message)
+
+
+def session_info(session: IscsiSession, offered: dict[str, str]) -> SessionInfo:
+    """What the tree shows of an LIO session; ``offered``: the TPG's ``param/``."""
+    isid = session.isid_bytes
+    sid = scst_sid(isid, session.tsih) if isid is not None and session.tsih is not None else None
+    return SessionInfo(
+        session.initiator, session.addresses, sid, session.tag,
+        tuple(ConnectionInfo(item.address, item.cid, item.state)
+              for item in session.connections),
+        negotiated=dict(session.negotiated), offered=offered, commands=session.commands)
 
 
 @dataclass
@@ -575,24 +589,28 @@ class LioRealizer:
             return []
         try:
             sessions = record.tpg.sessions()
+            offered = record.tpg.params() if sessions else {}
         except OSError as error:
             log.warning("%s: cannot read sessions: %s", target, error)
             return []
-        found = [SessionInfo(session.initiator, session.addresses, session.session_id,
-                             session.tag, tuple(ConnectionInfo(item.address, item.cid, item.state)
-                                                for item in session.connections))
-                 for session in sessions]
+        found = [session_info(session, offered) for session in sessions]
         dynamic = [index for index, session in enumerate(sessions) if session.dynamic]
         if len(dynamic) == 1:
-            # the one demo-mode session owns the portal connections no ACL session claims
-            claimed = {address for session in sessions for address in session.addresses}
-            addresses = tuple(address for address in peers(ISCSI_PORTAL[1])
-                              if address not in claimed)
-            session = found[dynamic[0]]
-            found[dynamic[0]] = SessionInfo(session.initiator, addresses, session.session_id,
-                                            session.group,
-                                            tuple(ConnectionInfo(address) for address in addresses))
+            # the one demo-mode session owns the portal connection no ACL session claims,
+            # where there is exactly one such connection on the whole host
+            address = unclaimed(ISCSI_PORTAL[1], [address for session in sessions
+                                                  for address in session.addresses])
+            if address is not None:
+                found[dynamic[0]] = replace(found[dynamic[0]], addresses=(address,),
+                                            connections=(ConnectionInfo(address),))
         return found
+
+    def close_session(self, driver: str, target: str, initiator: str) -> None:
+        record = self.targets.get((driver, target))
+        if record is None or not isinstance(record.tpg, IscsiTarget):
+            raise OSError(errno.EOPNOTSUPP, f"{driver} target {target}: closing sessions is "
+                          "offered for iSCSI and scst_local targets")
+        close_session(record.tpg, initiator)
 
     def fc_ports(self) -> list[str]:
         return local_port_wwpns()

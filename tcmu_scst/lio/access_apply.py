@@ -111,10 +111,10 @@ def add_clean_acl(tpg: TargetPortalGroup, initiator: str, acl: AclPlan,
     """An explicit ACL that holds exactly ``acl``'s LUNs, whatever the kernel kept before.
 
     With demo mode on, the kernel may hold a *dynamic* ACL for this name (from a login
-    before it joined a group; kept after logout).  ``mkdir`` would convert that one and keep
-    its LUN entries, which configfs never shows; ``rmdir`` of the converted ACL frees them
-    and ends the initiator's sessions.  Demo mode is off meanwhile, so that no login can
-    make a new dynamic ACL between the ``rmdir`` and the real ``mkdir``.
+    before it joined a group; kept after logout), which ``mkdir`` would convert, keeping its
+    LUN entries unseen; so it is freed first (:meth:`~.tpg.TargetPortalGroup.free_dynamic_acl`,
+    which ends the initiator's sessions).  Demo mode is off meanwhile, so that no login can
+    make a new dynamic ACL between that and the real ``mkdir``.
     """
     tpg.check_initiator(initiator)
     demo = tpg.supports_demo_mode and tpg.demo_mode()
@@ -122,8 +122,7 @@ def add_clean_acl(tpg: TargetPortalGroup, initiator: str, acl: AclPlan,
         tpg.set_demo_mode(False)
     try:
         if tpg.supports_demo_mode:
-            tpg.fs.mkdir(tpg.acl_path(initiator))
-            tpg.fs.rmdir(tpg.acl_path(initiator))
+            tpg.free_dynamic_acl(initiator)
         tpg.add_acl(initiator, _mapped(acl), tag=acl.group)
     finally:
         if demo:

@@ -243,6 +243,19 @@ class TargetPortalGroup:
                 self._unmap(initiator, lun, mapping, undo)
             self.fs.rmdir(path)
 
+    def free_dynamic_acl(self, initiator: str) -> None:
+        """Free the dynamic (demo-mode) ACL the kernel may hold for ``initiator``, which ends
+        every session of that initiator on this TPG.
+
+        A dynamic ACL has no configfs directory, so nothing removes it directly; but
+        ``mkdir acls/<name>`` converts it into an explicit ACL, keeping its sessions and LUN
+        entries (none of them in configfs), and ``rmdir`` of that ACL frees them all.  Where
+        the kernel holds no dynamic ACL the pair makes and removes an empty ACL.
+        """
+        self.check_initiator(initiator)
+        self.fs.mkdir(self.acl_path(initiator))
+        self.fs.rmdir(self.acl_path(initiator))
+
     def mapped_luns(self, initiator: str) -> dict[int, MappedLun]:
         result: dict[int, MappedLun] = {}
         for lun in lun_numbers(self.fs, self.acl_path(initiator)):

@@ -29,7 +29,20 @@ def test_a_logged_in_acl() -> None:
         initiator="iqn.1994-05.com.x:ini1", dynamic=False, tag="group1", session_id=2,
         isid="0x00 02 3d 00 00 03", tsih=3, session_type="Normal",
         state="TARG_SESS_STATE_LOGGED_IN", alias="tcmu-scst-vm",
-        connections=(IscsiConnection(0, "TARG_CONN_STATE_LOGGED_IN", "127.0.0.1", "TCP"),))
+        connections=(IscsiConnection(0, "TARG_CONN_STATE_LOGGED_IN", "127.0.0.1", "TCP"),),
+        cmdsn_window=64, cmdsn_left=64)
+
+
+def test_commands_in_flight_and_the_isid() -> None:
+    """The window line while fio kept 16 reads queued through the kernel initiator."""
+    busy = LOGGED_IN.replace(
+        " 0x00000040   0x00000040   0x00000013   0x00000052   0x00000013   0x00000011",
+        " 0x00000040   0x00000031   0x00000600   0x00000630   0x0000000c   0x000005fe")
+    session = parse_acl_info(busy)
+    assert session is not None and session.commands == 15
+    idle = parse_acl_info(LOGGED_IN)
+    assert idle is not None and idle.commands == 0
+    assert idle.isid_bytes == bytes([0x00, 0x02, 0x3D, 0x00, 0x00, 0x03])
 
 
 def test_several_connections_and_ipv6_addresses() -> None:
@@ -44,7 +57,9 @@ def test_no_session() -> None:
     assert parse_acl_info(text) is None
 
 
-def test_dynamic_sessions_end_with_a_nul_byte() -> None:
+def test_dynamic_sessions_end_each_with_a_nul_byte() -> None:
     assert parse_dynamic_sessions("") == []
     assert parse_dynamic_sessions("iqn.1994-05.com.x:ini1\n\0") == ["iqn.1994-05.com.x:ini1"]
-    assert parse_dynamic_sessions("a\nb\n\0") == ["a", "b"]
+    # two demo-mode sessions of one name (two open-iscsi ifaces), as the kernel listed them
+    assert parse_dynamic_sessions("iqn.2024-01.init:dyn2\n\0iqn.2024-01.init:dyn2\n\0") == [
+        "iqn.2024-01.init:dyn2", "iqn.2024-01.init:dyn2"]

@@ -7,8 +7,9 @@ attribute writes are validated with the kernel's errnos, symlinks follow the fab
 and removal is refused where the kernel refuses it.  ``tests/system/test_lio_vm.py`` runs the
 same scenario here and on the real kernel and compares every outcome.
 
-Not emulated: statistics and PR contents (the files exist, empty), ALUA groups, backstores
-other than ``user`` beyond their common files, CHAP during logins, and netlink.
+Not emulated: statistics (the files exist, empty; the iSCSI instance's session count
+excepted) and PR contents, ALUA groups, backstores other than ``user`` beyond their common
+files, CHAP during logins, and netlink.
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ from .core import TargetRoot
 from .fabric import Fabric
 from .fc import FcFabric
 from .filesystem import EmulatedConfigfs, Operation
-from .iscsi import IscsiFabric, discoverable, login, logout, visible_luns
+from .iscsi import IscsiFabric
+from .iscsi_player import busy, discoverable, login, logout, sessions_of, visible_luns
 from .kernel import KernelState
 from .loopback import LoopbackFabric
 from .nodes import Group
@@ -30,8 +32,8 @@ FABRICS: dict[str, type[Fabric]] = {
     "fc": FcFabric,
 }
 
-__all__ = ["EmulatedConfigfs", "KernelState", "Operation", "discoverable", "emulated_lio",
-           "login", "logout", "visible_luns"]
+__all__ = ["EmulatedConfigfs", "KernelState", "Operation", "busy", "discoverable",
+           "emulated_lio", "login", "logout", "sessions_of", "visible_luns"]
 
 
 def emulated_lio(sysfs: Path | None = None, fabrics: tuple[str, ...] = tuple(FABRICS),

@@ -16,10 +16,12 @@ What it does as Debian 12's kernel does (proven in ``tests/system/test_lio_vm.py
   targets, refused in a second TPG of the same target, and refused where its port is already
   bound by a wildcard address that covers it (``0.0.0.0`` covers IPv4, ``[::]`` everything).
 
-Sessions cannot come from a configfs write; :func:`login` and :func:`logout` play an
-initiator so that session listing can be tested against the kernel's formats, and
-:func:`visible_luns` and :func:`discoverable` say what that initiator would be shown.  Who sees
-what follows the kernel's node-ACL rules (``target_core_tpg.c``), which configfs does not show:
+* an ACL's ``cmdsn_depth`` takes 0..512, 0 as 1; a depth other than the current one ends
+  every session of that ACL (writing the same depth changes nothing).
+
+Sessions cannot come from a configfs write: :mod:`.iscsi_player` plays initiators, and
+:mod:`.iscsi_session` shows their sessions as the kernel does.  Who may log in and what it
+sees follows the kernel's node-ACL rules (``target_core_tpg.c``), which configfs does not show:
 
 * an initiator without an explicit ACL logs in only with ``generate_node_acls=1``; it gets a
   *dynamic* ACL holding every TPG LUN at its own number (read-only for disks when
@@ -41,8 +43,8 @@ import itertools
 import re
 from dataclasses import dataclass, field
 
-from .fabric import Acl, Fabric, Lun, MappedLun, Tpg, Wwn
-from .filesystem import EmulatedConfigfs
+from .fabric import Acl, Fabric, Lun, Tpg, Wwn
+from .iscsi_session import SESSION_PARAMETERS, Session, session_info
 from .nodes import Group, parse_int, refuse
 
 IQN_MAX = 223
@@ -105,13 +107,6 @@ TPG_PARAMETERS: dict[str, tuple[str, str, tuple]] = {
     "TargetAlias": ("LIO Target", "text", ()),
 }
 
-# The negotiated values an ACL shows while its initiator is logged in (defaults of a login).
-SESSION_VALUES = {
-    "DataPDUInOrder": "1", "DataSequenceInOrder": "1", "DefaultTime2Retain": "0",
-    "DefaultTime2Wait": "2", "ErrorRecoveryLevel": "0", "FirstBurstLength": "65536",
-    "ImmediateData": "1", "InitialR2T": "1", "MaxBurstLength": "262144",
-    "MaxConnections": "1", "MaxOutstandingR2T": "1",
-}
 NO_SESSION = "No Active iSCSI Session\n"
 
 
@@ -209,6 +204,14 @@ class IscsiWwn(Wwn):
         for entry in ("iscsi_instance", "iscsi_login_stats", "iscsi_logout_stats",
                       "iscsi_sess_err", "iscsi_tgt_attr"):
             self.statistics.group(entry)
+        instance = self.statistics.children["iscsi_instance"]
+        assert isinstance(instance, Group)
+        instance.attribute("sessions", lambda: f"{len(self.sessions())}\n")
+
+    def sessions(self) -> list[Session]:
+        """Every normal session of this target, on any of its TPGs."""
+        return [session for tpg in self.children.values() if isinstance(tpg, IscsiTpg)
+                for session in tpg.sessions]
 
     def tpg_item(self, name: str, tag: int) -> Tpg:
         return IscsiTpg(name, self, tag)
@@ -220,16 +223,6 @@ class DynamicAcl:
 
     initiator: str
     entries: dict[int, tuple[Lun, bool]] = field(default_factory=dict)
-
-
-@dataclass
-class Session:
-    initiator: str
-    session_id: int
-    address: str
-    alias: str | None
-    acl: IscsiAcl | None  # None: logged in through a dynamic (demo-mode) ACL
-    dynamic: DynamicAcl | None = None
 
 
 class IscsiTpg(Tpg):
@@ -277,8 +270,8 @@ class IscsiTpg(Tpg):
             self.sessions.clear()
 
     def _show_dynamic_sessions(self) -> str:
-        names = [session.initiator for session in self.sessions if session.acl is None]
-        return "".join(f"{name}\n" for name in names) + ("\0" if names else "")
+        return "".join(f"{session.initiator}\n\0" for session in self.sessions
+                       if session.acl is None)
 
     def make_portal(self, name: str) -> Group:
         address, port = parse_portal(name)
@@ -400,7 +393,7 @@ class IscsiAcl(Acl):
                                   lambda text, name=attribute: self._store_attribute(name, text))
         self.chap = AuthFiles(self.auth, truncate=False)
         self.hidden: dict[int, tuple[Lun, bool]] = {}  # kept from a converted dynamic ACL
-        for parameter in SESSION_VALUES:
+        for parameter in SESSION_PARAMETERS:
             self.param.attribute(parameter, lambda name=parameter: self._show_param(name))
 
     def _store_attribute(self, name: str, text: str) -> None:
@@ -408,15 +401,21 @@ class IscsiAcl(Acl):
         self.values[name] = parse_int(text, low, high, signed=low < 0, what=name)
 
     def _store_depth(self, text: str) -> None:
-        depth = parse_int(text, 0, 512, what="cmdsn_depth")
-        if depth:  # 0 is accepted and changes nothing
+        """As the kernel: 0 becomes 1, and a new depth ends the ACL's sessions (so that the
+        initiator logs in again with the new CmdSN window); the same depth changes nothing."""
+        depth = parse_int(text, 0, 512, what="cmdsn_depth") or 1
+        if depth != self.cmdsn_depth:
             self.cmdsn_depth = depth
+            self.end_sessions()
 
     def session(self) -> Session | None:
-        return next((entry for entry in self.iscsi_tpg.sessions if entry.acl is self), None)
+        """The session ``info`` and ``param/`` show: the latest of the ACL's sessions."""
+        return next((entry for entry in reversed(self.iscsi_tpg.sessions)
+                     if entry.acl is self), None)
 
     def _show_param(self, name: str) -> str:
-        return f"{SESSION_VALUES[name]}\n" if self.session() else NO_SESSION
+        session = self.session()
+        return f"{session.negotiated[name]}\n" if session else NO_SESSION
 
     def _show_info(self) -> str:
         session = self.session()
@@ -424,92 +423,10 @@ class IscsiAcl(Acl):
             return f"No active iSCSI Session for Initiator Endpoint: {self.name}\n"
         return session_info(session)
 
-    def dropped(self) -> None:
+    def end_sessions(self) -> None:
         self.iscsi_tpg.sessions = [entry for entry in self.iscsi_tpg.sessions
                                    if entry.acl is not self]
 
+    def dropped(self) -> None:
+        self.end_sessions()
 
-def session_info(session: Session) -> str:
-    """An ACL's ``info`` while its initiator is logged in, laid out as the kernel does."""
-    lines = [f"InitiatorName: {session.initiator}"]
-    if session.alias:
-        lines.append(f"InitiatorAlias: {session.alias}")
-    lines += [
-        f"LIO Session ID: {session.session_id}   ISID: 0x00 02 3d 00 00 "
-        f"{session.session_id:02x}  TSIH: {session.session_id}  SessionType: Normal",
-        "Session State: TARG_SESS_STATE_LOGGED_IN",
-        "---------------------[iSCSI Session Values]-----------------------",
-        "  CmdSN/WR  :  CmdSN/WC  :  ExpCmdSN  :  MaxCmdSN  :     ITT    :     TTT",
-        " 0x00000040   0x00000040   0x00000013   0x00000052   0x00000013   0x00000011",
-        "----------------------[iSCSI Connections]-------------------------",
-        "CID: 0  Connection State: TARG_CONN_STATE_LOGGED_IN",
-        f"   Address {session.address} TCP  StatSN: 0x00000001",
-    ]
-    return "\n".join(lines) + "\n"
-
-
-def _tpg(fs: EmulatedConfigfs, target: str, tag: int) -> IscsiTpg:
-    node = fs.node(f"target/iscsi/{target}/tpgt_{tag}")
-    if not isinstance(node, IscsiTpg):
-        raise LookupError(f"no iSCSI TPG {target} tag {tag}")
-    return node
-
-
-def login(fs: EmulatedConfigfs, target: str, initiator: str, address: str = "127.0.0.1",
-          tag: int = 1, alias: str | None = None) -> int:
-    """Play an initiator logging in; returns the session id (the kernel's rules for who may)."""
-    tpg = _tpg(fs, target, tag)
-    if not tpg.enabled:
-        raise ConnectionRefusedError(f"{target} tag {tag} is not enabled")
-    acl = tpg.acls.children.get(initiator)
-    dynamic = None
-    if not isinstance(acl, IscsiAcl):
-        acl = None
-        dynamic = tpg.dynamic_acls.get(initiator)
-        if dynamic is None:
-            if not tpg.attributes["generate_node_acls"]:
-                raise PermissionError(f"{initiator} has no ACL on {target}")
-            dynamic = tpg.dynamic_acl(initiator)
-    logout(fs, target, initiator, tag)
-    session = Session(initiator, next(tpg.fabric.session_ids), address, alias, acl, dynamic)
-    tpg.sessions.append(session)
-    return session.session_id
-
-
-def logout(fs: EmulatedConfigfs, target: str, initiator: str, tag: int = 1) -> None:
-    tpg = _tpg(fs, target, tag)
-    tpg.sessions = [entry for entry in tpg.sessions if entry.initiator != initiator]
-    if not tpg.attributes["cache_dynamic_acls"]:
-        tpg.dynamic_acls.pop(initiator, None)
-
-
-def visible_luns(fs: EmulatedConfigfs, target: str, initiator: str,
-                 tag: int = 1) -> dict[int, tuple[int, bool]]:
-    """LUN -> (TPG LUN, read-only) as REPORT LUNS shows them to ``initiator``'s session.
-
-    Raises PermissionError when it has no session (say, its ACL was removed).
-    """
-    tpg = _tpg(fs, target, tag)
-    session = next((entry for entry in tpg.sessions if entry.initiator == initiator), None)
-    if session is None:
-        raise PermissionError(f"{initiator} has no session on {target}")
-    if session.acl is None:
-        entries = dict(session.dynamic.entries) if session.dynamic else {}
-    else:
-        entries = dict(session.acl.hidden)
-        for child in session.acl.children.values():
-            if isinstance(child, MappedLun) and child.live:
-                link = child.link_in()
-                assert link is not None and isinstance(link.target, Lun)
-                entries[child.number] = (link.target, child.read_only)
-    return {number: (lun.number, read_only) for number, (lun, read_only) in entries.items()}
-
-
-def discoverable(fs: EmulatedConfigfs, target: str, initiator: str, tag: int = 1) -> bool:
-    """Whether SendTargets from ``initiator`` lists this TPG."""
-    tpg = _tpg(fs, target, tag)
-    if not tpg.enabled:
-        return False
-    return bool(tpg.attributes["generate_node_acls"] or tpg.attributes["demo_mode_discovery"]
-                or isinstance(tpg.acls.children.get(initiator), IscsiAcl)
-                or initiator in tpg.dynamic_acls)

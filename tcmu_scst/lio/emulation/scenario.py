@@ -273,7 +273,7 @@ def iscsi_acls(script: Script) -> None:
     s.link(f"{TPG}/lun/lun_2", f"{ACL}/lun_4/empty")
     s.write_read(f"{ACL}/lun_3/write_protect", "1", "2", "0")
     s.write_read(f"{ACL}/tag", "grp1", "NULL", "g" * 64, "g" * 63, "g1\n", "NULL")
-    for value in ("0", "1", "512", "513", "64"):
+    for value in ("0", "1", "512", "513", "64", "0", "64"):  # 0 is taken as 1
         s.write_read(f"{ACL}/cmdsn_depth", value)
     for name, low, high in (("dataout_timeout", 2, 60), ("dataout_timeout_retries", 1, 15),
                             ("nopin_timeout", 3, 60), ("nopin_response_timeout", 3, 60),
