@@ -6,7 +6,8 @@ remote port of another node).  The Linux initiator logs in to both; its ALUA dev
 and multipath's ``prio alua`` must group the paths by state, I/O must go down A's path, the
 standby path must refuse media access with the ALUA sense, and after the states are swapped
 through the tree (and back) the initiator (REPORT TARGET PORT GROUPS) and the I/O follow,
-with no I/O error on the file system that lives on the multipath device meanwhile.
+with no I/O error on the file system that lives on the multipath device meanwhile, also
+when the device's worker is killed under that I/O (its successor reopens every port ring).
 """
 
 from __future__ import annotations
@@ -152,6 +153,13 @@ echo 1 > $DG/target_groups/tga/preferred
 sleep 10
 timeout 20 multipath -ll | tee /tmp/mp2.txt
 echo "rtpg-back: $(rtpg $PB)"
+echo "== worker killed"
+pkill -9 -f tcmu_scst.dataplane.worker
+sleep 10
+show_paths
+sleep 4
+show_paths
+echo "rtpg-restarted: $(rtpg $PA)"
 rm -f /tmp/io.run; timeout 90 tail --pid=$io -f /dev/null
 cat /tmp/io.out
 echo "fs-check: $(ls /mnt/m | wc -l) files"
@@ -235,6 +243,12 @@ def test_multipath_follows_alua_states_set_through_the_tree(vm: GuestRunner,
     back = section(output, "== back", "== kernel")
     assert groups_of(back) == {path_a: "ready/50", path_b: "ghost/1"}, back
     assert "rtpg-back: group 0x1 active/optimized group 0x2 standby" in back
+    # a worker killed under I/O comes back with its port rings and its view
+    restarted_1, restarted_2 = lines[10:12], lines[12:14]
+    assert writes(restarted_2, path_a) > writes(restarted_1, path_a)
+    assert writes(restarted_2, path_b) == writes(restarted_1, path_b)
+    assert "rtpg-restarted: group 0x1 active/optimized group 0x2 standby" in back
+    assert re.search(r"worker disk1 restarted", output), output[-4000:]
     rounds = int(re.search(r"io-rounds: (\d+)", back).group(1))  # type: ignore[union-attr]
     assert rounds > 3 and "IOERR" not in back
     assert "fs-check: 5 files" in back  # lost+found and the four written
