@@ -151,12 +151,15 @@ class Worker:
 
 class Supervisor:
     def __init__(self, worker_command: list[str] | None = None, io_threads: int = 4,
-                 start_timeout: float = START_TIMEOUT, poll_microseconds: int | None = None):
-        """``worker_command`` replaces the worker program (tests use a stand-in)."""
+                 start_timeout: float = START_TIMEOUT, poll_microseconds: int | None = None,
+                 copy_reach: str | None = None):
+        """``worker_command`` replaces the worker program (tests use a stand-in);
+        ``copy_reach`` is the daemon's copy manager directory (handlers/copy_reach)."""
         self.worker_command = worker_command or [sys.executable, "-m",
                                                  "tcmu_scst.dataplane.worker"]
         self.io_threads = io_threads
         self.poll_microseconds = poll_microseconds
+        self.copy_reach = copy_reach
         self.start_timeout = start_timeout
         self.workers: dict[str, Worker] = {}
         self._lock = threading.Lock()
@@ -166,6 +169,8 @@ class Supervisor:
                    "--io-threads", str(self.io_threads)]
         if self.poll_microseconds is not None:
             command += ["--poll-us", str(self.poll_microseconds)]
+        if self.copy_reach is not None:
+            command += ["--copy-reach", self.copy_reach]
         process = subprocess.Popen(command, stdout=subprocess.PIPE, stdin=subprocess.PIPE,
                                    text=True, env=worker_environment(os.environ))
         worker.process = process

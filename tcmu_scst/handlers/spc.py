@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from .cdb import be
+from .identity import EUI64_DESIGNATOR, T10_VENDOR_DESIGNATOR
 from .outcome import NO_DATA, Outcome
 from .sense import ILLEGAL_REQUEST, NO_SENSE, CheckCondition, fixed_sense, invalid_field_in_cdb
 
@@ -74,10 +75,11 @@ def _designator(code_set: int, designator_type: int, value: bytes, association: 
 
 def vpd_pages(device: ScsiDevice) -> dict[int, bytes]:
     identity = device.identity
-    t10_vendor_id = _padded(identity.vendor, 8) + identity.t10_dev_id.encode()
+    designators = identity.designators()
     pages = {
         0x80: identity.usn.encode(),
-        0x83: _designator(0x2, 0x1, t10_vendor_id) + _designator(0x1, 0x2, identity.eui64()),
+        0x83: _designator(0x2, T10_VENDOR_DESIGNATOR, designators[T10_VENDOR_DESIGNATOR])
+        + _designator(0x1, EUI64_DESIGNATOR, designators[EUI64_DESIGNATOR]),
         **device.command_set_vpd_pages(),
     }
     pages[0x00] = bytes(sorted([0x00, *pages]))

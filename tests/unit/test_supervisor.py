@@ -97,3 +97,12 @@ def test_workers_copy_with_vector_moves_unless_told_otherwise() -> None:
     assert worker_environment({"PATH": "/bin"}) == {"PATH": "/bin", "GLIBC_TUNABLES": COPY_TUNABLES}
     assert worker_environment({"GLIBC_TUNABLES": "glibc.malloc.check=3"})["GLIBC_TUNABLES"] == (
         "glibc.malloc.check=3")
+
+
+def test_workers_are_told_the_copy_managers_reach(tmp_path: Path) -> None:
+    """Every worker (a restarted one too) gets the reach directory of the daemon."""
+    command, log = fake_worker(tmp_path)
+    supervisor = Supervisor(worker_command=command, copy_reach="/run/x/copy-reach")
+    supervisor.start("disk1", [SPEC])
+    supervisor.stop_all()
+    assert "--copy-reach /run/x/copy-reach" in log.read_text()
