@@ -23,6 +23,7 @@ import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 from .spec import DeviceSpec, specs_to_json
@@ -45,10 +46,19 @@ COPY_TUNABLES = ("glibc.cpu.x86_rep_movsb_threshold=1000000000:"
                  "glibc.cpu.x86_rep_stosb_threshold=1000000000")
 
 
+# the directory this tcmu_scst package was imported from
+IMPORT_ROOT = str(Path(__file__).resolve().parents[2])
+
+
 def worker_environment(environment: Mapping[str, str]) -> dict[str, str]:
-    """The worker's environment: ours, plus the copy tunables unless the user set glibc's."""
+    """The worker's environment: ours, plus the copy tunables unless the user set glibc's,
+    with our package first on the import path: the worker must run the daemon's own code
+    (the daemon's working directory is no guide once it has mounted its tree), not another
+    copy the interpreter would find first, whose options and protocol may differ."""
     result = dict(environment)
     result.setdefault("GLIBC_TUNABLES", COPY_TUNABLES)
+    path = environment.get("PYTHONPATH")
+    result["PYTHONPATH"] = IMPORT_ROOT + (os.pathsep + path if path else "")
     return result
 
 
