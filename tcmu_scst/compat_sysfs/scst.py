@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
+from .copy_manager import CopyManager
 from .device_groups import device_groups_directory
 from .devices import DeviceRegistry
 from .fixed_knobs import ROOT_KNOBS
@@ -56,6 +57,7 @@ class ScstSystem:
         self.devices = DeviceRegistry(realizer)
         self.luns = LunManager(self.devices, realizer)
         self.targets = Targets(self.devices, self.luns, realizer)
+        self.copy_manager = CopyManager(self.devices, self.luns, self.targets, realizer)
         self.setup_id = 0
         # the root's entries are always the same nodes (their contents change): built once,
         # not at every lookup of every path
