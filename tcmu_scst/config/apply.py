@@ -24,8 +24,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from ..compat_sysfs.copy_manager import COPY_MANAGER
 from ..compat_sysfs.help_text import ACCESS_LIMITS_LABEL, ACCESS_MODE, EXACT_NAMES, WILDCARDS
 from ..lio.access_plan import GroupSpec, LunExport, consequence, plan_access
+from . import copy_manager
 from .model import Attributes, Device, Driver, Group, Lun, ScstConfig, Target
 from .running import DRIVER_DYNAMIC, TARGET_DYNAMIC, RunningTree
 from .scst_conf import ConfigError
@@ -87,13 +89,16 @@ class Applier:
     writes: list[Write] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    created: set[str] = field(default_factory=set)  # devices this run creates
 
     def __post_init__(self) -> None:
         self.tree = RunningTree(self.sysfs)
 
     # -- primitive -------------------------------------------------------------------------
 
-    def write(self, path: str, text: str) -> bool:
+    def write(self, path: str, text: str, warn_on: tuple[int, str] | None = None) -> bool:
+        """Write (or list, in a dry run); False if it failed.  ``warn_on`` (errno, why):
+        a refusal with that errno is a warning saying why, not an error."""
         self.writes.append(Write(path, text))
         if self.log:
             self.log(f"write {path}: {text}")
@@ -102,6 +107,10 @@ class Applier:
         try:
             self.sysfs.write(path, text)
         except SysfsError as error:
+            if warn_on is not None and error.errno == warn_on[0]:
+                self.writes.pop()
+                self.warn(f"{path}: {text}: {error.strerror}: {warn_on[1]}")
+                return False
             if not self.continue_on_error:
                 raise
             self.errors.append(f"{path}: {text}: {error.strerror}")
@@ -224,6 +233,8 @@ class Applier:
             help_ = self.tree.driver_help(name)
             live_targets = set(self.tree.targets(name))
             for target in driver.targets.values():
+                if name == COPY_MANAGER:
+                    copy_manager.check_target(target, source)
                 if target.name not in live_targets and (
                         target.hardware or "add_target" not in help_.verbs):
                     raise refuse(f"hardware target {target.name} of {name} does not exist",
@@ -272,7 +283,7 @@ class Applier:
         for driver in running.drivers.values():
             wanted = config.drivers.get(driver.name, Driver(driver.name))
             for target in driver.targets.values():
-                if driver.name == "copy_manager":
+                if driver.name == COPY_MANAGER:
                     continue  # its LUNs come and go with devices
                 if target.name not in wanted.targets:
                     found.append(("target", f"{driver.name}/{target.name}"))
@@ -286,7 +297,7 @@ class Applier:
         for driver in running.drivers.values():
             wanted = config.drivers.get(driver.name, Driver(driver.name))
             for target in driver.targets.values():
-                if driver.name == "copy_manager" or target.name in wanted.targets:
+                if driver.name == COPY_MANAGER or target.name in wanted.targets:
                     continue
                 self.remove_target(driver.name, target)
         for handler in running.handlers.values():
@@ -299,7 +310,7 @@ class Applier:
         base = f"targets/{driver}/{target.name}"
         if target.attributes.get("enabled") == "1":
             self.write(f"{base}/enabled", "0")
-        if target.hardware:
+        if self.tree.is_hardware(driver, target.name):
             return
         self.write(f"targets/{driver}/mgmt", f"del_target {target.name}")
 
@@ -308,10 +319,12 @@ class Applier:
     def apply_devices(self, config: ScstConfig, running: ScstConfig) -> set[str]:
         """Create, update or (with force) re-create devices; returns the re-created names."""
         recreated: set[str] = set()
-        for name, handler in config.handlers.items():
+        # in scstadmin's order (handlers, then devices, by name): the copy manager numbers
+        # the devices' LUNs in the order they are created
+        for name, handler in sorted(config.handlers.items()):
             for attribute, value in handler.attributes.items:
                 self.set_attribute(f"handlers/{name}/{attribute}", value)
-            for device in handler.devices.values():
+            for _, device in sorted(handler.devices.items()):
                 located = running.device(device.name)
                 if located is None:
                     self.create_device(name, device)
@@ -365,6 +378,7 @@ class Applier:
             text += " " + "".join(f"{name}={value};" for name, value in creation)
         if not self.write(f"handlers/{handler}/mgmt", text):
             return
+        self.created.add(device.name)
         for name, value in device.attributes.items:
             if name not in parameters:
                 self.set_attribute(f"devices/{device.name}/{name}", value, fresh=True)
@@ -488,7 +502,10 @@ class Applier:
             if name in dynamic or name == "enabled" or name in parameters:
                 continue
             self.set_static(base, name, value, fresh and self.dry_run)
-        self.apply_luns(f"{base}/luns", target.luns, live.luns)
+        if driver == COPY_MANAGER:
+            copy_manager.apply_luns(self, f"{base}/luns", target.luns, live.luns)
+        else:
+            self.apply_luns(f"{base}/luns", target.luns, live.luns)
         for group in target.groups.values():
             self.apply_group(driver, target, group, live)
         if self.force:
@@ -631,7 +648,7 @@ def _clear(applier: Applier) -> list[Write]:
                 for value in tree.dynamic_values(base, name):
                     applier.write(f"targets/{driver}/mgmt",
                                   f"del_target_attribute {target} {name} {value}")
-            if not tree.is_hardware(driver, target) and driver != "copy_manager":
+            if not tree.is_hardware(driver, target):
                 applier.write(f"targets/{driver}/mgmt", f"del_target {target}")
         for name in help_.lists.get(DRIVER_DYNAMIC, ()):
             for value in tree.dynamic_values(f"targets/{driver}", name):

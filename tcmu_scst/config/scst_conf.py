@@ -358,10 +358,14 @@ def _attribute_lines(attributes: Attributes, depth: int, nonkey: Attributes | No
     return lines
 
 
-def _lun_lines(luns: dict[int, Lun], depth: int) -> list[str]:
+def _lun_lines(luns: dict[int, Lun], depth: int, spaced: bool = False) -> list[str]:
+    """``spaced``: an empty line after each LUN block (scstadmin's layout of a target's
+    own LUNs; a group's follow each other)."""
     lines = []
     for number in sorted(luns):
         lun = luns[number]
+        if lines and lines[-1] == "\t" * depth + "}" and spaced:
+            lines.append("")
         if lun.attributes:
             lines.append(_line(depth, "LUN", str(number), lun.device) + " {")
             lines += _attribute_lines(lun.attributes, depth + 1)
@@ -426,10 +430,12 @@ def format_config(config: ScstConfig, nonkey: ScstConfig | None = None,
             extra = _nonkey_target(nonkey, name, target_name)
             body = _paragraphs(["\t\tHW_TARGET"] if target.hardware else [],
                                _attribute_lines(target.attributes, 2, extra),
-                               _lun_lines(target.luns, 2),
+                               _lun_lines(target.luns, 2, spaced=True),
                                *[_group_lines(target.groups[group], 2)
                                  for group in sorted(target.groups)])
-            targets.append([_line(1, "TARGET", target_name) + " {", *body, "\t}"])
+            # a target with nothing to say is one line, as scstadmin writes it
+            targets.append([_line(1, "TARGET", target_name) + " {", *body, "\t}"] if body
+                           else [_line(1, "TARGET", target_name)])
         driver_nonkey = nonkey.drivers[name].attributes if (
             nonkey and name in nonkey.drivers) else None
         lines += _paragraphs(_attribute_lines(driver.attributes, 1, driver_nonkey), *targets)
