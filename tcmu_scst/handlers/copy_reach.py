@@ -165,13 +165,13 @@ class Unreachable(Exception):
 
 
 class ReachTable:
-    """A worker's side: finds the devices a copy names and opens the ones other workers
-    serve (kept open while their parameters stay the same)."""
+    """A worker's side: finds the devices a copy names, and opens the ones other workers
+    serve for the copy only (each copy opens them afresh: a device deleted and made again
+    under the same name and file is never written through an old descriptor)."""
 
     def __init__(self, directory: str | Path, opener: DiskOpener):
         self.directory = Path(directory)
         self.opener = opener
-        self._opened: dict[str, tuple[dict[str, str], BlockDevice]] = {}
 
     def _entry(self, name: str) -> ReachEntry | None:
         try:
@@ -186,8 +186,11 @@ class ReachTable:
         except FileNotFoundError:
             return False
 
-    def resolve(self, designator_type: int, value: bytes, receiving: BlockDevice) -> BlockDevice:
-        """The device a copy sent to ``receiving`` names; raises Unreachable."""
+    def resolve(self, designator_type: int, value: bytes, receiving: BlockDevice,
+                opened: dict[str, BlockDevice]) -> BlockDevice:
+        """The device a copy sent to ``receiving`` names; raises Unreachable.  A device
+        another worker serves is opened into ``opened`` (by name), which the copy closes
+        with :func:`close_disks` when it is done."""
         try:
             name = os.readlink(self.directory / DESIGNATORS /
                                designator_file(designator_type, value))
@@ -205,26 +208,19 @@ class ReachTable:
                     "any target (set allow_not_connected_copy to 1 to allow it)")
         if name == receiving.identity.name:
             return receiving
-        return self._open(entry)
+        if name not in opened:
+            try:
+                opened[name] = self.opener(entry.handler, entry.name, entry.params)
+            except (OSError, ValueError) as error:
+                raise Unreachable(f"{entry.name} cannot be opened: {error}") from None
+        return opened[name]
 
-    def _open(self, entry: ReachEntry) -> BlockDevice:
-        known = self._opened.get(entry.name)
-        if known is not None and known[0] == entry.params:
-            return known[1]
-        if known is not None:
-            _close(known[1])
-            del self._opened[entry.name]
-        try:
-            device = self.opener(entry.handler, entry.name, entry.params)
-        except (OSError, ValueError) as error:
-            raise Unreachable(f"{entry.name} cannot be opened: {error}") from None
-        self._opened[entry.name] = (dict(entry.params), device)
-        return device
 
-    def close(self) -> None:
-        for _, device in self._opened.values():
-            _close(device)
-        self._opened.clear()
+def close_disks(opened: dict[str, BlockDevice]) -> None:
+    """Close what :meth:`ReachTable.resolve` opened for one copy."""
+    for device in opened.values():
+        _close(device)
+    opened.clear()
 
 
 def _close(device: BlockDevice) -> None:

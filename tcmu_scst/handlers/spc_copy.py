@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from .cdb import be
-from .copy_reach import DiskOpener, ReachTable, Unreachable
+from .copy_reach import DiskOpener, ReachTable, Unreachable, close_disks
 from .outcome import DATA_OUT_CONSUMED, Deferred, Outcome
 from .sense import (
     ILLEGAL_REQUEST,
@@ -82,8 +82,6 @@ def register(device: BlockDevice) -> None:
 def configure_reach(directory: str | None, opener: DiskOpener | None = None) -> None:
     """Name copy devices through the daemon's reach directory, opening the disks other
     workers serve with ``opener`` (None: the disks of this process only)."""
-    if _reach.table is not None:
-        _reach.table.close()
     _reach.table = ReachTable(directory, opener) if directory and opener else None
 
 
@@ -106,7 +104,8 @@ def _too_many(ascq: int) -> CheckCondition:
     return CheckCondition(ILLEGAL_REQUEST, 0x26, ascq)  # 06: target, 08: segment descriptors
 
 
-def _target(descriptor: bytes, receiving: BlockDevice) -> BlockDevice:
+def _target(descriptor: bytes, receiving: BlockDevice,
+            opened: dict[str, BlockDevice]) -> BlockDevice:
     if descriptor[0] != IDENTIFICATION_DESCRIPTOR:
         raise CheckCondition(ILLEGAL_REQUEST, 0x26, 0x07)  # unsupported target descriptor
     if descriptor[1] & 0x1F != 0:  # only block devices
@@ -117,7 +116,7 @@ def _target(descriptor: bytes, receiving: BlockDevice) -> BlockDevice:
         device = _disks.get((designator_type, designator))
     else:
         try:
-            device = _reach.table.resolve(designator_type, designator, receiving)
+            device = _reach.table.resolve(designator_type, designator, receiving, opened)
         except Unreachable as reason:
             log.warning("EXTENDED COPY sent to %s: %s", receiving.identity.name, reason)
             device = None
@@ -139,7 +138,8 @@ class _Segment:
 
 
 def _segments(parameters: bytes, start: int, length: int, targets: list[BlockDevice | None],
-              descriptors: list[bytes], receiving: BlockDevice) -> list[_Segment]:
+              descriptors: list[bytes], receiving: BlockDevice,
+              opened: dict[str, BlockDevice]) -> list[_Segment]:
     segments = []
     position = start
     while position < start + length:
@@ -154,7 +154,7 @@ def _segments(parameters: bytes, start: int, length: int, targets: list[BlockDev
             raise _aborted(0x0D, 0x02)  # a descriptor index naming no target: unreachable
         for index in (source, destination):
             if targets[index] is None:
-                targets[index] = _target(descriptors[index], receiving)
+                targets[index] = _target(descriptors[index], receiving, opened)
         source_disk, destination_disk = targets[source], targets[destination]
         assert source_disk is not None and destination_disk is not None
         unit = destination_disk.block_size if flags & 0x02 else source_disk.block_size  # DC
@@ -204,10 +204,12 @@ def extended_copy(device: BlockDevice, command: Command) -> Outcome | Deferred:
         if descriptor[0] != IDENTIFICATION_DESCRIPTOR:
             raise CheckCondition(ILLEGAL_REQUEST, 0x26, 0x07)
     targets: list[BlockDevice | None] = [None] * len(descriptors)
+    opened: dict[str, BlockDevice] = {}  # disks of other workers, open for this copy
     try:
         segments = _segments(parameters, HEADER_LENGTH + target_length, segment_length,
-                             targets, descriptors, device)
+                             targets, descriptors, device, opened)
     except CheckCondition:
+        close_disks(opened)
         _hold(list_id, COMPLETED_WITH_ERROR, 0, 0)
         raise
 
@@ -215,13 +217,16 @@ def extended_copy(device: BlockDevice, command: Command) -> Outcome | Deferred:
         if nowait:
             raise BlockingIOError("copies run on an I/O thread")
         transferred = 0
-        for done, segment in enumerate(segments):
-            try:
-                _copy(segment)
-            except CheckCondition:
-                _hold(list_id, COMPLETED_WITH_ERROR, done, transferred)
-                raise
-            transferred += segment.length
+        try:
+            for done, segment in enumerate(segments):
+                try:
+                    _copy(segment)
+                except CheckCondition:
+                    _hold(list_id, COMPLETED_WITH_ERROR, done, transferred)
+                    raise
+                transferred += segment.length
+        finally:
+            close_disks(opened)
         _hold(list_id, COMPLETED_GOOD, len(segments), transferred)
         return DATA_OUT_CONSUMED
 

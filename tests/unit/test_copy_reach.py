@@ -4,6 +4,7 @@ itself, only if the copy manager has it, and only for initiators SCST would let 
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -141,3 +142,20 @@ def test_a_designator_two_devices_share_names_neither(setup: Setup, tmp_path: Pa
     assert f"2.{dst_eui.hex()}" not in links
     setup.writer.remove("twin")
     assert setup.copy() == (0, 0, 0) and setup.copied()
+
+
+def open_descriptors(path: Path) -> int:
+    fds = Path("/proc/self/fd")
+    return sum(1 for fd in fds.iterdir() if os.path.realpath(fd) == str(path))
+
+
+def test_the_other_device_is_open_for_the_copy_only(setup: Setup) -> None:
+    """Opened afresh by each copy and closed after it: a device made again under the same
+    name and file name (a new file) gets the next copy, never an old descriptor."""
+    assert setup.copy() == (0, 0, 0) and setup.copied()
+    assert open_descriptors(setup.destination_image) == 0
+    setup.destination_image.unlink()
+    setup.destination_image.write_bytes(bytes(BLOCKS * 512))
+    assert not setup.copied()
+    assert setup.copy() == (0, 0, 0) and setup.copied()
+    assert open_descriptors(setup.destination_image) == 0
