@@ -21,6 +21,8 @@ from tcmu_scst.vm.pytest_plugin import GuestRunner
 pytestmark = pytest.mark.vm
 
 SCRIPT = r"""
+# (lio.sh's helper, without its set -euo pipefail: this job judges every outcome itself)
+wait_for() { for i in $(seq 300); do "$@" && return 0; sleep 0.1; done; return 1; }
 S=/run/scst_tgt
 A=iqn.2026-12.test:alua-a
 B=iqn.2026-12.test:alua-b
