@@ -8,6 +8,7 @@ layout alone, so a driver the shell has never heard of is summarised the same wa
 
 from __future__ import annotations
 
+from tcmu_scst.compat_sysfs.copy_manager import COPY_MANAGER
 from tcmu_scst.config.sysfs import ScstSysfs, SysfsError
 
 Summary = tuple[str, bool | None]
@@ -58,7 +59,10 @@ def device_summary(sysfs: ScstSysfs, relative: str) -> Summary:
     filename = _value(sysfs, f"{relative}/filename")
     if filename:
         words.append(filename)
-    exported = len(sysfs.links(f"{relative}/exported"))
+    # the copy manager's LUN (every device has one on SCST) exports it to no initiator
+    exported = [name for name in sysfs.links(f"{relative}/exported")
+                if f"/targets/{COPY_MANAGER}/" not in
+                sysfs.link_target(f"{relative}/exported/{name}")]
     words.append("exported" if exported else "not exported")
     return ", ".join(words), True
 

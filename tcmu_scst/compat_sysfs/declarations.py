@@ -118,6 +118,9 @@ INERT: dict[str, tuple[str, ...]] = {
     "dif_static_app_tag": ("",), "numa_node_id": ("-1", "0"),
 }
 
+# handlers whose devices SCST makes read-only whatever their parameters (vcdrom: rd_only)
+READ_ONLY_HANDLERS = ("vcdrom",)
+
 HANDLER_TYPES = {
     "vdisk_fileio": "0 - Direct-access device (e.g., magnetic disk)",
     "vdisk_blockio": "0 - Direct-access device (e.g., magnetic disk)",

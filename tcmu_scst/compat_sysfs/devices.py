@@ -48,6 +48,8 @@ class Export:
 
     number: int
     lun_path: str  # from the tree root, e.g. targets/iscsi/<iqn>/luns/0
+    # the LUN set's driver, target and group (None: the target's own set)
+    owner: tuple[str, str, str | None] = ("", "", None)
 
 
 @dataclass
@@ -115,8 +117,10 @@ class DeviceRegistry:
         # removed (SCST allows deleting a mapped device and does both first); one that raises
         # stops the deletion
         self.before_delete: list[Callable[[Device], None]] = []
-        # called after a device was added (the udev watcher learns what backs it)
+        # called after a device was added (the udev watcher learns what backs it, the copy
+        # manager gives it a LUN) and after one was deleted
         self.after_add: list[Callable[[Device], None]] = []
+        self.after_delete: list[Callable[[Device], None]] = []
         # the slow part of add_device (opening the backing file, starting the worker) runs
         # inside this; the tree lets its readers in meanwhile (Tree.unlocked)
         self.outside_lock: Callable[[], AbstractContextManager[None]] = nullcontext
@@ -174,6 +178,8 @@ class DeviceRegistry:
         del self.devices[name]
         self._directories.forget(device)
         log.info("Deleted device %s", name)
+        for listener in self.after_delete:
+            listener(device)
 
     def _checked_params(self, handler: str, pairs: list[tuple[str, str]]) -> dict[str, str]:
         allowed = set(ADVERTISED[handler])

@@ -2,7 +2,8 @@
 
 A set belongs to a target or a group; every change goes through the realizer first and is
 recorded only when it succeeded, and each mapping shows up as an ``exported/exportN`` link
-of its device.
+of its device.  The copy manager's set is not realised in LIO (``realized`` False): its
+owner follows the changes through ``mapped``.
 """
 
 from __future__ import annotations
@@ -39,6 +40,9 @@ class LunSet:
     # called before the first change: an fcst port's target is registered with LIO only
     # once something is configured on it
     prepare: Callable[[], None] | None = None
+    realized: bool = True  # its LUNs are LIO LUNs (the copy manager's are not)
+    # refuses a device (and read_only) the set cannot take, before anything changes
+    admit: Callable[[Device, bool], None] | None = None
 
     def mapping(self, lun: int, entry: LunEntry) -> LunMapping:
         return LunMapping(self.driver, self.target, self.group, lun, entry.device,
@@ -74,6 +78,9 @@ class LunManager:
         devices.before_delete.append(self.unmap_device)
         # notified after a mapping changes (sessions of the set see new LUNs)
         self.changed: Callable[[LunSet], None] = lambda lun_set: None
+        # told the device of every LUN added or removed, in any set (the copy manager
+        # follows who reaches each device)
+        self.mapped: list[Callable[[str], None]] = []
 
     def mgmt(self, lun_set: LunSet, text: str) -> None:
         verb, rest = split_command(text)
@@ -93,6 +100,8 @@ class LunManager:
             device = self.devices.devices.get(device_name)
             if device is None:
                 raise invalid(f"Device {device_name!r} not found")
+            if lun_set.admit is not None:
+                lun_set.admit(device, read_only)
             if verb == "add":
                 if lun in lun_set.entries:
                     raise OSError(17, f"LUN {lun} already exists in {lun_set.path}")
@@ -130,22 +139,31 @@ class LunManager:
     def add(self, lun_set: LunSet, lun: int, device: Device, read_only: bool) -> None:
         if lun_set.prepare is not None:
             lun_set.prepare()
-        export = Export(device.export_counter, f"{lun_set.path}/{lun}")
+        export = Export(device.export_counter, f"{lun_set.path}/{lun}",
+                        (lun_set.driver, lun_set.target, lun_set.group))
         entry = LunEntry(device.name, read_only, export)
-        self.realizer.add_lun(lun_set.mapping(lun, entry))
+        if lun_set.realized:
+            self.realizer.add_lun(lun_set.mapping(lun, entry))
         device.export_counter += 1
         device.exports.append(export)
         lun_set.entries[lun] = entry
         log.info("Added device %s to %s (LUN %d%s)", device.name, lun_set.path, lun,
                  ", read-only" if read_only else "")
+        self._mapped(device.name)
 
     def remove(self, lun_set: LunSet, lun: int) -> None:
         entry = lun_set.entries[lun]
-        self.realizer.remove_lun(lun_set.mapping(lun, entry))
+        if lun_set.realized:
+            self.realizer.remove_lun(lun_set.mapping(lun, entry))
         del lun_set.entries[lun]
         device = self.devices.devices.get(entry.device)
         if device is not None and entry.export in device.exports:
             device.exports.remove(entry.export)
+        self._mapped(entry.device)
+
+    def _mapped(self, device: str) -> None:
+        for listener in self.mapped:
+            listener(device)
 
     def unmap_device(self, device: Device) -> None:
         for lun_set in self.sets:

@@ -33,6 +33,21 @@ class LunMapping:
 
 
 @dataclass(frozen=True)
+class CopyReach:
+    """What EXTENDED COPY may do with one device (SCST's copy manager, realised in the
+    data plane, not in LIO: see :mod:`tcmu_scst.compat_sysfs.copy_manager`).
+
+    ``copy_manager``: the device has a LUN in ``copy_manager_tgt``, so a copy may name it.
+    ``initiators``: who SCST lets use it in a copy while ``allow_not_connected_copy`` is 0,
+    the initiators that reach it through some target (lower-cased names); None for anyone
+    (it is in a target's own LUN set, which every initiator may log in to).
+    """
+
+    copy_manager: bool
+    initiators: frozenset[str] | None = frozenset()
+
+
+@dataclass(frozen=True)
 class ConnectionInfo:
     """One TCP connection of a session; what LIO does not say stays None."""
 
@@ -123,6 +138,9 @@ class Realizer(Protocol):
     def remove_local_session(self, target: str, session: str) -> None: ...
     def fc_ports(self) -> list[str]: ...
     def set_alua(self, device: str, layout: AluaLayout | None) -> None: ...
+    # never fails (a copy that cannot be checked is refused by the data plane); called
+    # whenever a device's reach changes, and once for a new device before any copy
+    def set_copy_reach(self, device: str, reach: CopyReach) -> None: ...
 
 
 @dataclass
@@ -133,6 +151,9 @@ class RecordingRealizer:
     fail_on: dict[str, OSError] = field(default_factory=dict)
     live_sessions: dict[tuple[str, str], list[SessionInfo]] = field(default_factory=dict)
     ports: list[str] = field(default_factory=list)
+    # the copy reach of each device as last told (not in ``calls``: it follows every LUN
+    # change, and tests of those look at the LIO operations)
+    copy_reach: dict[str, CopyReach] = field(default_factory=dict)
 
     def _record(self, operation: str, *arguments: object) -> None:
         error = self.fail_on.get(operation)
@@ -145,6 +166,7 @@ class RecordingRealizer:
 
     def delete_device(self, name: str) -> None:
         self._record("delete_device", name)
+        self.copy_reach.pop(name, None)  # as the LIO realizer forgets it
 
     def set_device_attribute(self, name: str, attribute: str, value: str) -> None:
         self._record("set_device_attribute", name, attribute, value)
@@ -207,3 +229,6 @@ class RecordingRealizer:
 
     def set_alua(self, device: str, layout: AluaLayout | None) -> None:
         self._record("set_alua", device, layout)
+
+    def set_copy_reach(self, device: str, reach: CopyReach) -> None:
+        self.copy_reach[device] = reach

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
+from .copy_manager import CopyManager
 from .device_groups import DeviceGroups
 from .devices import DeviceRegistry
 from .fixed_knobs import ROOT_KNOBS
@@ -58,6 +59,7 @@ class ScstSystem:
         self.luns = LunManager(self.devices, realizer)
         self.targets = Targets(self.devices, self.luns, realizer)
         self.device_groups = DeviceGroups(self.devices, self.targets, realizer)
+        self.copy_manager = CopyManager(self.devices, self.luns, self.targets, realizer)
         self.setup_id = 0
         # the root's entries are always the same nodes (their contents change): built once,
         # not at every lookup of every path

@@ -130,10 +130,14 @@ class Targets:
         # change, which then changes nothing
         self.before_relative_id: list[Callable[[Target, int], None]] = []
         self.before_delete: list[Callable[[Target], None]] = []
+        # told a group whose initiators changed (who reaches its devices changed)
+        self.members_changed: list[Callable[[Group], None]] = []
         self._directories = NodeCache()
-        self._directory = Directory(fixed({ISCSI: self._iscsi_directory(),
-                                           LOCAL: self._local_directory(),
-                                           FCOE: self._fc_directory()}))
+        # the driver directories; SCST's own copy_manager is added by its owner
+        self.drivers: dict[str, Node] = {ISCSI: self._iscsi_directory(),
+                                         LOCAL: self._local_directory(),
+                                         FCOE: self._fc_directory()}
+        self._directory = Directory(fixed(self.drivers))
 
     # --- targets --------------------------------------------------------------------------
 
@@ -425,6 +429,7 @@ class Targets:
                 self.realizer.remove_initiator(target.driver, target.name, group.name,
                                                initiator)
                 group.initiators.remove(initiator)
+            self._members_changed(group)
             return
         if name is None:
             raise invalid(f"{verb}: an initiator name is required")
@@ -443,11 +448,13 @@ class Targets:
                               f"initiator): use move {name} {group.name}")
             self.realizer.add_initiator(target.driver, target.name, group.name, name)
             group.initiators.append(name)
+            self._members_changed(group)
         elif verb == "del":
             if name not in group.initiators:
                 raise invalid(f"initiator {name!r} not found in {group.name}")
             self.realizer.remove_initiator(target.driver, target.name, group.name, name)
             group.initiators.remove(name)
+            self._members_changed(group)
         elif verb == "move":
             destination_name, _ = next_word(tail)
             destination = target.groups.get(destination_name or "")
@@ -459,8 +466,14 @@ class Targets:
                                          destination.name)
             group.initiators.remove(name)
             destination.initiators.append(name)
+            self._members_changed(group)
+            self._members_changed(destination)
         else:
             raise invalid(f"Unknown action {verb!r}: use add, del, move or clear")
+
+    def _members_changed(self, group: Group) -> None:
+        for listener in self.members_changed:
+            listener(group)
 
     # --- sessions -------------------------------------------------------------------------
 
@@ -491,7 +504,7 @@ class Targets:
     # --- tree -----------------------------------------------------------------------------
 
     def directory(self) -> Directory:
-        """``targets/``: its three driver directories are always the same nodes."""
+        """``targets/``: its driver directories are always the same nodes."""
         return self._directory
 
     def _iscsi_directory(self) -> Directory:

@@ -25,9 +25,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from ..compat_sysfs.copy_manager import COPY_MANAGER
 from ..compat_sysfs.help_text import ACCESS_LIMITS_LABEL, ACCESS_MODE, EXACT_NAMES, WILDCARDS
 from ..lio.access_plan import GroupSpec, LunExport, consequence, plan_access
-from . import alua_apply
+from . import alua_apply, copy_manager
 from .model import Attributes, Device, Driver, Group, Handler, Lun, ScstConfig, Target
 from .running import DRIVER_DYNAMIC, TARGET_DYNAMIC, RunningTree
 from .scst_conf import ConfigError
@@ -100,13 +101,19 @@ class Applier:
     writes: list[Write] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    created: set[str] = field(default_factory=set)  # devices this run creates
+    # the devices created by this run up to its last re-creation of a device, after which
+    # scstadmin reads the tree again (and so finds their automatic copy manager LUNs)
+    rescanned: set[str] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         self.tree = RunningTree(self.sysfs)
 
     # -- primitive -------------------------------------------------------------------------
 
-    def write(self, path: str, text: str) -> bool:
+    def write(self, path: str, text: str, warn_on: tuple[int, str] | None = None) -> bool:
+        """Write (or list, in a dry run); False if it failed.  ``warn_on`` (errno, why):
+        a refusal with that errno is a warning saying why, not an error."""
         self.writes.append(Write(path, text))
         if self.log:
             self.log(f"write {path}: {text}")
@@ -115,6 +122,10 @@ class Applier:
         try:
             self.sysfs.write(path, text)
         except SysfsError as error:
+            if warn_on is not None and error.errno == warn_on[0]:
+                self.writes.pop()
+                self.warn(f"{path}: {text}: {error.strerror}: {warn_on[1]}")
+                return False
             if not self.continue_on_error:
                 raise
             self.errors.append(f"{path}: {text}: {error.strerror}")
@@ -161,6 +172,8 @@ class Applier:
         recreated = self.apply_devices(config, running)
         for name, driver in config.drivers.items():
             self.apply_driver(driver, running.drivers.get(name), recreated)
+        if self.force:
+            copy_manager.apply_unlisted(self, config, running)
         alua_apply.apply(self, config)
         # SCST gives a target without rel_tgt_id the next free one when it is enabled;
         # scstadmin enables in name order, so the same file numbers the same targets alike
@@ -241,6 +254,8 @@ class Applier:
             help_ = self.tree.driver_help(name)
             live_targets = set(self.tree.targets(name))
             for target in driver.targets.values():
+                if name == COPY_MANAGER:
+                    copy_manager.check_target(target, source)
                 if target.name not in live_targets and (
                         target.hardware or "add_target" not in help_.verbs):
                     raise refuse(f"hardware target {target.name} of {name} does not exist",
@@ -289,7 +304,7 @@ class Applier:
         for driver in running.drivers.values():
             wanted = config.drivers.get(driver.name, Driver(driver.name))
             for target in driver.targets.values():
-                if driver.name == "copy_manager":
+                if driver.name == COPY_MANAGER:
                     continue  # its LUNs come and go with devices
                 if target.name not in wanted.targets:
                     found.append(("target", f"{driver.name}/{target.name}"))
@@ -300,12 +315,14 @@ class Applier:
             self.warn(f"{kind} {name} is not in the configuration; use -force to remove it")
 
     def remove_unlisted(self, config: ScstConfig, running: ScstConfig) -> None:
+        copy_manager.remove_unlisted(self, config, running)
         for driver in running.drivers.values():
             wanted = config.drivers.get(driver.name, Driver(driver.name))
             for target in driver.targets.values():
-                if driver.name == "copy_manager" or target.name in wanted.targets:
+                if target.name in wanted.targets:
                     continue
-                self.remove_target(driver.name, target)
+                if driver.name != COPY_MANAGER:  # (its LUNs: copy_manager.remove_unlisted)
+                    self.remove_target(driver.name, target)
         for handler in running.handlers.values():
             for device in handler.devices:
                 if config.device(device) is None:
@@ -316,7 +333,7 @@ class Applier:
         base = f"targets/{driver}/{target.name}"
         if target.attributes.get("enabled") == "1":
             self.write(f"{base}/enabled", "0")
-        if target.hardware:
+        if self.tree.is_hardware(driver, target.name):
             return
         self.write(f"targets/{driver}/mgmt", f"del_target {target.name}")
 
@@ -325,10 +342,12 @@ class Applier:
     def apply_devices(self, config: ScstConfig, running: ScstConfig) -> set[str]:
         """Create, update or (with force) re-create devices; returns the re-created names."""
         recreated: set[str] = set()
-        for name, handler in config.handlers.items():
+        # in scstadmin's order (handlers, then devices, by name): the copy manager numbers
+        # the devices' LUNs in the order they are created
+        for name, handler in sorted(config.handlers.items()):
             for attribute, value in handler_settings(handler).items:
                 self.set_attribute(f"handlers/{name}/{attribute}", value)
-            for device in handler.devices.values():
+            for _, device in sorted(handler.devices.items()):
                 located = running.device(device.name)
                 if located is None:
                     self.create_device(name, device)
@@ -342,6 +361,7 @@ class Applier:
                     self.write(f"handlers/{live_handler.name}/mgmt", f"del_device {device.name}")
                     self.create_device(name, device)
                     recreated.add(device.name)
+                    self.rescanned = set(self.created)
                     continue
                 if reasons:
                     self.warn(f"device {device.name} needs -force to be re-created: "
@@ -382,6 +402,7 @@ class Applier:
             text += " " + "".join(f"{name}={value};" for name, value in creation)
         if not self.write(f"handlers/{handler}/mgmt", text):
             return
+        self.created.add(device.name)
         for name, value in device.attributes.items:
             if name not in parameters:
                 self.set_attribute(f"devices/{device.name}/{name}", value, fresh=True)
@@ -505,7 +526,10 @@ class Applier:
             if name in dynamic or name == "enabled" or name in parameters:
                 continue
             self.set_static(base, name, value, fresh and self.dry_run)
-        self.apply_luns(f"{base}/luns", target.luns, live.luns)
+        if driver == COPY_MANAGER:
+            copy_manager.apply_luns(self, f"{base}/luns", target.luns, live.luns)
+        else:
+            self.apply_luns(f"{base}/luns", target.luns, live.luns)
         for group in target.groups.values():
             self.apply_group(driver, target, group, live)
         if self.force:
@@ -650,7 +674,7 @@ def _clear(applier: Applier) -> list[Write]:
                 for value in tree.dynamic_values(base, name):
                     applier.write(f"targets/{driver}/mgmt",
                                   f"del_target_attribute {target} {name} {value}")
-            if not tree.is_hardware(driver, target) and driver != "copy_manager":
+            if not tree.is_hardware(driver, target):
                 applier.write(f"targets/{driver}/mgmt", f"del_target {target}")
         for name in help_.lists.get(DRIVER_DYNAMIC, ()):
             for value in tree.dynamic_values(f"targets/{driver}", name):

@@ -248,7 +248,9 @@ class RunningTree:
         help_ = self.driver_help(driver)
         directory = f"targets/{driver}/{name}"
         extra = Attributes() if nonkey is not None else None
-        target = Target(name, self.is_hardware(driver, name),
+        # HW_TARGET as scstadmin writes it: for a target that says hw_target (a driver
+        # without add_target, such as copy_manager or fcst, is hardware all the same)
+        target = Target(name, self.sysfs.exists(f"{directory}/hw_target"),
                         self._saved(directory, help_.parameters,
                                     help_.lists.get(TARGET_DYNAMIC, ()), extra))
         self._enabled(directory, target.attributes)

@@ -43,6 +43,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..compat_sysfs.copy_manager import COPY_MANAGER
 from ..compat_sysfs.help_text import WILDCARDS
 from ..lio.access_plan import DEMO, GroupSpec, LunExport, plan_access
 from .sysfs import AttributeValue, ScstSysfs, SysfsError
@@ -150,7 +151,11 @@ UNEXPRESSIBLE: dict[str, tuple[str, ...]] = {
         "LIO WWN is the target name if it is an naa. name, else one derived from it.",
         "fcst: LUNs of the default set are reachable by no one (tcm_fc has no demo mode); "
         "ports nothing is configured on are left out.",
-        "Other target drivers (copy_manager, qla2x00t, ib_srpt, ...), device groups (ALUA), "
+        "copy_manager: left out, as it has no rtslib object: LIO carries out EXTENDED COPY "
+        "itself between the backstores of one kernel (emulate_3pc), with no copy manager "
+        "LUNs to give, no allow_not_connected_copy and no way to take a device out of "
+        "reach.",
+        "Other target drivers (qla2x00t, ib_srpt, ...), device groups (ALUA), "
         "setup_id and the iSCSI driver's iSNS settings.",
     ),
     "import": (
@@ -313,8 +318,8 @@ class _Exporter:
                 targets += self.local_targets()
             elif driver == "fcst":
                 targets += self.fc_targets()
-            elif driver != "copy_manager" and self.fs.subdirectories(f"targets/{driver}"):
-                # (copy_manager is SCST's own, present on every SCST host)
+            elif driver != COPY_MANAGER and self.fs.subdirectories(f"targets/{driver}"):
+                # (the copy manager is SCST's own, on every SCST host: a note, no warning)
                 self.warn(f"targets/{driver}", "this target driver has no LIO fabric "
                               "rtslib restores here; its targets are left out")
         document: dict[str, Any] = {"storage_objects": storage_objects, "targets": targets}

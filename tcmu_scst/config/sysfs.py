@@ -465,8 +465,12 @@ class ScstSysfs:
 
     def readlink(self, relative: str) -> str:
         """The name a link points at (its last component, as SCST links name objects)."""
+        return os.path.basename(self.link_target(relative))
+
+    def link_target(self, relative: str) -> str:
+        """The whole (relative) path a link points at."""
         try:
-            return os.path.basename(self.access.readlink(relative))
+            return self.access.readlink(relative)
         except OSError as error:
             raise self._error(error, relative) from None
 

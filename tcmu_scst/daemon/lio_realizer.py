@@ -11,6 +11,10 @@ demo mode only while that is exact, and are refused otherwise (``access_mode acl
 logged as a warning).  An ``scst_local`` target has exactly one initiator, its session, so
 its TPG simply holds the LUN set that session's name selects.
 
+SCST's copy manager (``targets/copy_manager``) has no LIO object: our handlers carry out
+EXTENDED COPY, so its LUN set becomes each device's entry in the reach directory the
+workers read (:mod:`..handlers.copy_reach`).
+
 What LIO cannot express is refused or documented, never silently approximated: a LUN-level
 ``read_only`` in the default set (demo mode has one write-protect switch per TPG), wildcard
 initiator patterns, one initiator in two groups, ``allowed_portal``.  Every operation undoes
@@ -25,10 +29,12 @@ import logging
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from ..compat_sysfs.copy_manager import ALLOW_NOT_CONNECTED_COPY, COPY_MANAGER
 from ..compat_sysfs.declarations import INERT
 from ..compat_sysfs.realizer import (
     AluaLayout,
     ConnectionInfo,
+    CopyReach,
     DeviceRequest,
     LunMapping,
     SessionInfo,
@@ -37,6 +43,8 @@ from ..compat_sysfs.sessions import scst_sid
 from ..dataplane.spec import DeviceSpec
 from ..dataplane.supervisor import Supervisor
 from ..handlers.alua import ALUA_ATTRIBUTE
+from ..handlers.copy_reach import ReachEntry, ReachWriter
+from ..handlers.registry import device_identity
 from ..lio import (
     Chap,
     FcTarget,
@@ -137,12 +145,19 @@ class _Target:
 
 class LioRealizer:
     def __init__(self, configfs: str | Path = "/sys/kernel/config",
-                 supervisor: Supervisor | None = None):
+                 supervisor: Supervisor | None = None, copy_reach: str | Path | None = None):
+        """``copy_reach``: the directory the workers learn the copy manager from; None
+        leaves each worker to copy within its own devices."""
         self.root = str(configfs)
         self.fs = as_configfs(configfs)
-        self.supervisor = supervisor or Supervisor()
+        self.reach = ReachWriter(copy_reach) if copy_reach is not None else None
+        if self.reach is not None:
+            self.reach.reset()
+        self.supervisor = supervisor or Supervisor(
+            copy_reach=str(copy_reach) if copy_reach is not None else None)
         self.devices: dict[str, _Device] = {}
         self.targets: dict[tuple[str, str], _Target] = {}
+        self._reaches: dict[str, CopyReach] = {}
 
     # --- devices --------------------------------------------------------------------------
 
@@ -165,6 +180,8 @@ class LioRealizer:
 
     def delete_device(self, name: str) -> None:
         device = self.devices.pop(name)
+        if self._reaches.pop(name, None) is not None and self.reach is not None:
+            self._forget_reach(name)
         self.supervisor.stop(name)
         for port in device.ports.values():
             remove_user_backstore(port.backstore)
@@ -172,6 +189,38 @@ class LioRealizer:
 
     def set_device_attribute(self, name: str, attribute: str, value: str) -> None:
         self.supervisor.set_attribute(name, attribute, value)
+        device = self.devices[name]
+        device.spec = replace(device.spec, params={**device.spec.params, attribute: value})
+        self._write_reach(name)  # its identity may have changed (t10_dev_id ...)
+
+    # --- the copy manager: no LIO object, the workers' reach ------------------------------
+
+    def set_copy_reach(self, device: str, reach: CopyReach) -> None:
+        if device in self.devices:
+            self._reaches[device] = reach
+            self._write_reach(device)
+
+    def _write_reach(self, name: str) -> None:
+        reach = self._reaches.get(name)
+        if self.reach is None or reach is None:
+            return
+        spec = self.devices[name].spec
+        try:
+            designators = device_identity(spec.handler, name, spec.params).designators()
+            self.reach.write(ReachEntry(name, spec.handler, dict(spec.params),
+                                        reach.copy_manager, reach.initiators),
+                             designators.items())
+        except (OSError, ValueError) as error:  # never fails the command: copies do
+            log.error("device %s: its copy manager entry could not be written (EXTENDED "
+                      "COPY cannot name it): %s", name, error)
+
+    def _forget_reach(self, name: str) -> None:
+        assert self.reach is not None
+        try:
+            self.reach.remove(name)
+        except OSError as error:
+            log.error("device %s: its copy manager entry could not be removed: %s", name,
+                      error)
 
     # --- targets --------------------------------------------------------------------------
 
@@ -541,6 +590,10 @@ class LioRealizer:
         return record.plan.mode if record is not None else DEMO
 
     def set_driver_attribute(self, driver: str, name: str, value: str) -> None:
+        if (driver, name) == (COPY_MANAGER, ALLOW_NOT_CONNECTED_COPY):
+            if self.reach is not None:
+                self.reach.set_allow_not_connected(value == "1")
+            return
         if driver != "iscsi" or name.rstrip("0123456789") not in ("IncomingUser",
                                                                    "OutgoingUser"):
             raise unsupported(f"{driver} attribute {name!r} is not offered")
@@ -627,3 +680,6 @@ class LioRealizer:
             except OSError as error:
                 log.warning("device %s: %s", name, error)
         self.supervisor.stop_all()
+        if self.reach is not None:
+            with contextlib.suppress(OSError):
+                self.reach.remove_all()

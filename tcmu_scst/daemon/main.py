@@ -35,6 +35,7 @@ from .stale import release_dead_mount
 
 log = logging.getLogger("tcmu_scst.daemon")
 DEFAULT_MOUNTPOINT = "/run/scst_tgt"
+DEFAULT_COPY_REACH = "/run/tcmu-scst/copy-reach"
 
 
 def notify_systemd(state: str) -> None:
@@ -65,6 +66,9 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
                              "(default %(default)s)")
     parser.add_argument("--no-config", action="store_true",
                         help="neither restore nor save a configuration")
+    parser.add_argument("--copy-reach", default=DEFAULT_COPY_REACH, metavar="DIR",
+                        help="where the workers learn which devices EXTENDED COPY may use "
+                             "(the copy manager; default %(default)s)")
     parser.add_argument("--no-dbus", action="store_true",
                         help="do not announce our handlers to targetcli on the system bus")
     parser.add_argument("--log-level", default="INFO",
@@ -94,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
     stopping = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
     signal.signal(signal.SIGINT, lambda *_: stopping.set())
-    realizer = LioRealizer(configfs=arguments.configfs)
+    realizer = LioRealizer(configfs=arguments.configfs, copy_reach=arguments.copy_reach)
     system = ScstSystem(realizer)
     persistence = None if arguments.no_config else Persistence(system.tree, arguments.config)
     watcher = hotplug_watcher(system, arguments)

@@ -23,6 +23,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 from .spec import DeviceSpec, PortRing, ports_to_json, specs_to_json
@@ -45,10 +46,19 @@ COPY_TUNABLES = ("glibc.cpu.x86_rep_movsb_threshold=1000000000:"
                  "glibc.cpu.x86_rep_stosb_threshold=1000000000")
 
 
+# the directory this tcmu_scst package was imported from
+IMPORT_ROOT = str(Path(__file__).resolve().parents[2])
+
+
 def worker_environment(environment: Mapping[str, str]) -> dict[str, str]:
-    """The worker's environment: ours, plus the copy tunables unless the user set glibc's."""
+    """The worker's environment: ours, plus the copy tunables unless the user set glibc's,
+    with our package first on the import path: the worker must run the daemon's own code
+    (the daemon's working directory is no guide once it has mounted its tree), not another
+    copy the interpreter would find first, whose options and protocol may differ."""
     result = dict(environment)
     result.setdefault("GLIBC_TUNABLES", COPY_TUNABLES)
+    path = environment.get("PYTHONPATH")
+    result["PYTHONPATH"] = IMPORT_ROOT + (os.pathsep + path if path else "")
     return result
 
 
@@ -151,12 +161,15 @@ class Worker:
 
 class Supervisor:
     def __init__(self, worker_command: list[str] | None = None, io_threads: int = 4,
-                 start_timeout: float = START_TIMEOUT, poll_microseconds: int | None = None):
-        """``worker_command`` replaces the worker program (tests use a stand-in)."""
+                 start_timeout: float = START_TIMEOUT, poll_microseconds: int | None = None,
+                 copy_reach: str | None = None):
+        """``worker_command`` replaces the worker program (tests use a stand-in);
+        ``copy_reach`` is the daemon's copy manager directory (handlers/copy_reach)."""
         self.worker_command = worker_command or [sys.executable, "-m",
                                                  "tcmu_scst.dataplane.worker"]
         self.io_threads = io_threads
         self.poll_microseconds = poll_microseconds
+        self.copy_reach = copy_reach
         self.start_timeout = start_timeout
         self.workers: dict[str, Worker] = {}
         self._lock = threading.Lock()
@@ -166,6 +179,8 @@ class Supervisor:
                    "--io-threads", str(self.io_threads)]
         if self.poll_microseconds is not None:
             command += ["--poll-us", str(self.poll_microseconds)]
+        if self.copy_reach is not None:
+            command += ["--copy-reach", self.copy_reach]
         process = subprocess.Popen(command, stdout=subprocess.PIPE, stdin=subprocess.PIPE,
                                    text=True, env=worker_environment(os.environ))
         worker.process = process

@@ -30,7 +30,8 @@ from typing import Any, BinaryIO
 
 from ..handlers.alua import ALUA_ATTRIBUTE, TargetPort
 from ..handlers.disk import ScsiDevice
-from ..handlers.registry import open_scsi_device
+from ..handlers.registry import open_disk, open_scsi_device
+from ..handlers.spc_copy import configure_reach
 from ..uio.device import OpenUioDevice
 from ..uio.discovery import find_tcmu_device
 from ..uio.ring import Ring
@@ -248,7 +249,11 @@ def main(argv: list[str] | None = None) -> int:
     # TCMU_SCST_WORKER_CPUS: likewise (e.g. "1": the worker's threads on CPU 1 only)
     parser.add_argument("--cpus", default=os.environ.get("TCMU_SCST_WORKER_CPUS", ""),
                         help="comma-separated CPUs the worker runs on (default: any)")
+    parser.add_argument("--copy-reach", metavar="DIR",
+                        help="the daemon's copy manager reach (EXTENDED COPY between "
+                             "devices of several workers); default: this worker's devices")
     arguments = parser.parse_args(argv)
+    configure_reach(arguments.copy_reach, open_disk)
     if arguments.cpus:
         os.sched_setaffinity(0, {int(cpu) for cpu in arguments.cpus.split(",")})
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 CRC32C_POLYNOMIAL = 0x82F63B78  # Castagnoli, reflected
+T10_VENDOR_DESIGNATOR, EUI64_DESIGNATOR = 0x1, 0x2  # designator types (SPC)
 
 
 def _crc32c_table() -> list[int]:
@@ -61,6 +62,18 @@ class Identity:
         """The EUI-64 designator SCST reports when none is configured: the first eight
         characters of ``t10_dev_id`` (the hex device id for generated ids)."""
         return self.t10_dev_id.encode("ascii", "replace")[:8].ljust(8, b" ")
+
+    def t10_vendor_designator(self) -> bytes:
+        """The T10 vendor identification designator: the vendor in 8 characters, then
+        ``t10_dev_id``."""
+        return self.vendor.encode("ascii", "replace")[:8].ljust(8, b" ") + \
+            self.t10_dev_id.encode()
+
+    def designators(self) -> dict[int, bytes]:
+        """Designator type -> value, as VPD page 83h lists them (what EXTENDED COPY names
+        a device by)."""
+        return {T10_VENDOR_DESIGNATOR: self.t10_vendor_designator(),
+                EUI64_DESIGNATOR: self.eui64()}
 
     def __post_init__(self) -> None:
         self.product = self.product or self.name[:16]

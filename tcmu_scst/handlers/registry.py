@@ -10,7 +10,9 @@ from __future__ import annotations
 import importlib
 from collections.abc import Mapping
 
-from .disk import ScsiDevice
+from .disk import BlockDevice, ScsiDevice
+from .identity import Identity
+from .params import identity
 
 HANDLER_MODULES = {
     "vdisk_fileio": "tcmu_scst.handlers.vdisk_fileio",
@@ -31,3 +33,21 @@ def open_scsi_device(handler: str, name: str, params: Mapping[str, str]) -> Scsi
             f"unknown handler {handler!r}; known: {', '.join(HANDLER_MODULES)}")
     module = importlib.import_module(module_name)
     return module.create(name, params)
+
+
+def device_identity(handler: str, name: str, params: Mapping[str, str]) -> Identity:
+    """The identity a device of ``handler`` reports, from its parameters alone (without
+    opening its backing store): what names it in EXTENDED COPY."""
+    module_name = HANDLER_MODULES.get(handler)
+    if module_name is None:
+        raise UnknownHandlerError(f"unknown handler {handler!r}")
+    module = importlib.import_module(module_name)
+    return identity(name, params, module.VENDOR)
+
+
+def open_disk(handler: str, name: str, params: Mapping[str, str]) -> BlockDevice:
+    """A disk to copy to or from (EXTENDED COPY); ValueError for a device that is none."""
+    device = open_scsi_device(handler, name, params)
+    if not isinstance(device, BlockDevice):
+        raise ValueError(f"{name} is no disk ({handler})")
+    return device

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from .alua import TPGS_IMPLICIT, port_designators
 from .cdb import be
+from .identity import EUI64_DESIGNATOR, T10_VENDOR_DESIGNATOR
 from .outcome import NO_DATA, Outcome
 from .sense import ILLEGAL_REQUEST, NO_SENSE, CheckCondition, fixed_sense, invalid_field_in_cdb
 
@@ -79,10 +80,11 @@ def _designator(code_set: int, designator_type: int, value: bytes, association: 
 def vpd_pages(device: ScsiDevice, port: TargetPort | None = None) -> dict[int, bytes]:
     """The device's VPD pages, as seen through ``port`` (the ring's target port, if any)."""
     identity = device.identity
-    t10_vendor_id = _padded(identity.vendor, 8) + identity.t10_dev_id.encode()
+    designators = identity.designators()
     pages = {
         0x80: identity.usn.encode(),
-        0x83: _designator(0x2, 0x1, t10_vendor_id) + _designator(0x1, 0x2, identity.eui64())
+        0x83: _designator(0x2, T10_VENDOR_DESIGNATOR, designators[T10_VENDOR_DESIGNATOR])
+        + _designator(0x1, EUI64_DESIGNATOR, designators[EUI64_DESIGNATOR])
         + port_designators(device.alua, port),
         **device.command_set_vpd_pages(),
     }

@@ -1,10 +1,12 @@
 """EXTENDED COPY (LID1) and RECEIVE COPY RESULTS: block-to-block copies between our disks.
 
 The initiator names source and destination by a designator from their Device Identification
-VPD pages; any disk served by this worker process can take part, so a copy never moves data
-through the initiator (VMware's XCOPY offload, sg_xcopy).  Only identification target
-descriptors (E4h) and block-to-block segments (02h) are offered, which is what those
-initiators send.
+VPD pages, so a copy never moves data through the initiator (VMware's XCOPY offload,
+sg_xcopy).  Under the daemon, the devices a copy may name are SCST's copy manager's, read
+from the reach directory the daemon keeps (:mod:`copy_reach`, with SCST's access rule); a
+worker started without one (standalone, tests) reaches the disks of its own process.  Only
+identification target descriptors (E4h) and block-to-block segments (02h) are offered,
+which is what those initiators send.
 
 Copy status is held for RECEIVE COPY RESULTS per list identifier.  SPC ties held status to
 the I_T nexus, which TCMU never shows us; a status is therefore dropped once reported or after
@@ -13,6 +15,7 @@ HOLD_SECONDS, so a later session never reads a stale one.
 
 from __future__ import annotations
 
+import logging
 import struct
 import time
 import weakref
@@ -20,6 +23,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from .cdb import be
+from .copy_reach import DiskOpener, ReachTable, Unreachable, close_disks
 from .outcome import DATA_OUT_CONSUMED, Deferred, Outcome
 from .sense import (
     ILLEGAL_REQUEST,
@@ -53,17 +57,32 @@ COMPLETED_GOOD, COMPLETED_WITH_ERROR = 0x01, 0x02
 
 _SEGMENT = struct.Struct(">BBHHH2xHQQ")  # type, flags, length, src, dst, blocks, lbas
 
-# Every disk of this process by (designator type, designator): the copy manager's reach.
+# Every disk of this process by (designator type, designator): the reach without a table.
 _disks: weakref.WeakValueDictionary[tuple[int, bytes], BlockDevice] = \
     weakref.WeakValueDictionary()
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class _Reach:
+    """The copy manager's reach, when the daemon keeps one (see configure_reach)."""
+
+    table: ReachTable | None = None
+
+
+_reach = _Reach()
 
 
 def register(device: BlockDevice) -> None:
-    """Make ``device`` reachable as a copy source or destination."""
-    identity = device.identity
-    vendor = identity.vendor.encode("ascii", "replace")[:8].ljust(8, b" ")
-    _disks[(0x1, vendor + identity.t10_dev_id.encode())] = device
-    _disks[(0x2, identity.eui64())] = device
+    """Make ``device`` reachable as a copy source or destination within this process."""
+    for kind, value in device.identity.designators().items():
+        _disks[(kind, value)] = device
+
+
+def configure_reach(directory: str | None, opener: DiskOpener | None = None) -> None:
+    """Name copy devices through the daemon's reach directory, opening the disks other
+    workers serve with ``opener`` (None: the disks of this process only)."""
+    _reach.table = ReachTable(directory, opener) if directory and opener else None
 
 
 @dataclass
@@ -85,13 +104,22 @@ def _too_many(ascq: int) -> CheckCondition:
     return CheckCondition(ILLEGAL_REQUEST, 0x26, ascq)  # 06: target, 08: segment descriptors
 
 
-def _target(descriptor: bytes) -> BlockDevice:
+def _target(descriptor: bytes, receiving: BlockDevice,
+            opened: dict[str, BlockDevice]) -> BlockDevice:
     if descriptor[0] != IDENTIFICATION_DESCRIPTOR:
         raise CheckCondition(ILLEGAL_REQUEST, 0x26, 0x07)  # unsupported target descriptor
     if descriptor[1] & 0x1F != 0:  # only block devices
         raise _aborted(0x0D, 0x02)
     designator_type, length = descriptor[5] & 0x0F, descriptor[7]
-    device = _disks.get((designator_type, bytes(descriptor[8 : 8 + length])))
+    designator = bytes(descriptor[8 : 8 + length])
+    if _reach.table is None:
+        device = _disks.get((designator_type, designator))
+    else:
+        try:
+            device = _reach.table.resolve(designator_type, designator, receiving, opened)
+        except Unreachable as reason:
+            log.warning("EXTENDED COPY sent to %s: %s", receiving.identity.name, reason)
+            device = None
     if device is None:
         raise _aborted(0x0D, 0x02)  # COPY TARGET DEVICE NOT REACHABLE
     block_length = int.from_bytes(descriptor[29:32], "big")
@@ -109,8 +137,9 @@ class _Segment:
     length: int  # bytes
 
 
-def _segments(parameters: bytes, start: int, length: int,
-              targets: list[BlockDevice | None], descriptors: list[bytes]) -> list[_Segment]:
+def _segments(parameters: bytes, start: int, length: int, targets: list[BlockDevice | None],
+              descriptors: list[bytes], receiving: BlockDevice,
+              opened: dict[str, BlockDevice]) -> list[_Segment]:
     segments = []
     position = start
     while position < start + length:
@@ -125,7 +154,7 @@ def _segments(parameters: bytes, start: int, length: int,
             raise _aborted(0x0D, 0x02)  # a descriptor index naming no target: unreachable
         for index in (source, destination):
             if targets[index] is None:
-                targets[index] = _target(descriptors[index])
+                targets[index] = _target(descriptors[index], receiving, opened)
         source_disk, destination_disk = targets[source], targets[destination]
         assert source_disk is not None and destination_disk is not None
         unit = destination_disk.block_size if flags & 0x02 else source_disk.block_size  # DC
@@ -175,10 +204,12 @@ def extended_copy(device: BlockDevice, command: Command) -> Outcome | Deferred:
         if descriptor[0] != IDENTIFICATION_DESCRIPTOR:
             raise CheckCondition(ILLEGAL_REQUEST, 0x26, 0x07)
     targets: list[BlockDevice | None] = [None] * len(descriptors)
+    opened: dict[str, BlockDevice] = {}  # disks of other workers, open for this copy
     try:
         segments = _segments(parameters, HEADER_LENGTH + target_length, segment_length,
-                             targets, descriptors)
+                             targets, descriptors, device, opened)
     except CheckCondition:
+        close_disks(opened)
         _hold(list_id, COMPLETED_WITH_ERROR, 0, 0)
         raise
 
@@ -186,13 +217,16 @@ def extended_copy(device: BlockDevice, command: Command) -> Outcome | Deferred:
         if nowait:
             raise BlockingIOError("copies run on an I/O thread")
         transferred = 0
-        for done, segment in enumerate(segments):
-            try:
-                _copy(segment)
-            except CheckCondition:
-                _hold(list_id, COMPLETED_WITH_ERROR, done, transferred)
-                raise
-            transferred += segment.length
+        try:
+            for done, segment in enumerate(segments):
+                try:
+                    _copy(segment)
+                except CheckCondition:
+                    _hold(list_id, COMPLETED_WITH_ERROR, done, transferred)
+                    raise
+                transferred += segment.length
+        finally:
+            close_disks(opened)
         _hold(list_id, COMPLETED_GOOD, len(segments), transferred)
         return DATA_OUT_CONSUMED
 

@@ -73,7 +73,10 @@ def test_announcement_example(scst: ScstSystem, disk: Path, realizer: RecordingR
     assert tree.read("/devices/disk1/type").startswith("0 - Direct-access")
     assert tree.read("/devices/disk1/t10_dev_id") == "b8fdbd32-disk1\n"
     assert tree.lookup("/devices/disk1/handler") == Link("../../handlers/vdisk_fileio")
+    # export0 is the copy manager's LUN, given to every device as it is created (SCST)
     assert tree.lookup("/devices/disk1/exported/export0") == Link(
+        "../../../targets/copy_manager/copy_manager_tgt/luns/0")
+    assert tree.lookup("/devices/disk1/exported/export1") == Link(
         f"../../../targets/iscsi/{IQN}/luns/0")
     assert tree.lookup(f"{TARGET}/luns/0/device") == Link("../../../../../devices/disk1")
     assert tree.lookup("/handlers/vdisk_fileio/disk1") == Link("../../devices/disk1")
@@ -131,7 +134,7 @@ def test_failed_realizer_leaves_nothing(scst: ScstSystem, disk: Path,
     realizer.fail_on["add_lun"] = OSError(errno.EIO, "configfs refused")
     fails(scst, f"{TARGET}/luns/mgmt", "add disk1 1", errno.EIO)
     assert scst.tree.listdir(f"{TARGET}/luns") == ["0", "mgmt"]
-    assert scst.tree.listdir("/devices/disk1/exported") == ["export0"]
+    assert scst.tree.listdir("/devices/disk1/exported") == ["export0", "export1"]
 
 
 def test_nullio_and_flags(scst: ScstSystem) -> None:
@@ -173,8 +176,8 @@ def test_lun_commands(scst: ScstSystem, disk: Path, realizer: RecordingRealizer)
     assert scst.tree.read(f"{TARGET}/luns/1/read_only") == "1\n[key]\n"
     scst.tree.write(luns, "replace n1 0")
     assert scst.tree.lookup(f"{TARGET}/luns/0/device") == Link("../../../../../devices/n1")
-    assert scst.tree.listdir("/devices/disk1/exported") == []
-    assert scst.tree.listdir("/devices/n1/exported") == ["export0", "export1"]
+    assert scst.tree.listdir("/devices/disk1/exported") == ["export0"]  # copy manager
+    assert scst.tree.listdir("/devices/n1/exported") == ["export0", "export1", "export2"]
     scst.tree.write(luns, "clear")
     assert scst.tree.listdir(f"{TARGET}/luns") == ["mgmt"]
     assert scst.tree.read(luns).endswith("The following parameters available: read_only\n")
@@ -221,7 +224,7 @@ def test_targets_and_iscsi_attributes(scst: ScstSystem, disk: Path,
     fails(scst, f"{TARGET}/enabled", "yes", errno.EINVAL)
     scst.tree.write(mgmt, f"del_target {IQN}")
     assert IQN not in scst.tree.listdir("/targets/iscsi")
-    assert scst.tree.listdir("/devices/disk1/exported") == []
+    assert scst.tree.listdir("/devices/disk1/exported") == ["export0"]  # copy manager
 
 
 def test_relative_target_ids(scst: ScstSystem, disk: Path) -> None:

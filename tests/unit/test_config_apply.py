@@ -13,7 +13,7 @@ import pytest
 
 from tcmu_scst.config import cli
 from tcmu_scst.config.apply import Applier, clear
-from tcmu_scst.config.running import read_running
+from tcmu_scst.config.running import RunningTree, read_running
 from tcmu_scst.config.scst_conf import ConfigError, format_config, parse, parse_file
 from tcmu_scst.config.sysfs import ScstSysfs
 
@@ -62,10 +62,27 @@ def localized(path: Path, directory: Path, block_device: str | None) -> str:
     return format_config(config)
 
 
+COPY_MANAGER_LUNS = "targets/copy_manager/copy_manager_tgt/luns"
+
+
+def numbered_by_the_tree(path: str) -> bool:
+    """The copy manager's LUNs, and with them the devices' exportN links: their numbers
+    come from SCST's counter, which goes on past deleted devices (a system cleared and
+    configured again numbers them anew, and adds the file's numbers: test_copy_manager)."""
+    return path.startswith(f"{COPY_MANAGER_LUNS}/") or "/exported/" in path
+
+
+def copy_manager_devices(sysfs: ScstSysfs) -> set[str]:
+    return {device for number, device in RunningTree(sysfs).luns(COPY_MANAGER_LUNS).items()}
+
+
 def snapshot(sysfs: ScstSysfs) -> dict[str, str]:
-    """Every file's content and every link's target (write-only files by name)."""
+    """Every file's content and every link's target (write-only files by name), but for
+    what the tree numbers itself (see numbered_by_the_tree)."""
     found = {}
     for path in sysfs.walk(""):
+        if numbered_by_the_tree(path):
+            continue
         if sysfs.is_link(path):
             found[path] = "-> " + sysfs.access.readlink(path)
         elif sysfs.is_dir(path):
@@ -109,6 +126,18 @@ def test_real_world_config_applies_and_round_trips(tree: MountedScst, tmp_path: 
     assert restored == applied, {key: (applied.get(key), restored.get(key))
                                  for key in set(applied) | set(restored)
                                  if applied.get(key) != restored.get(key)}
+    # every device is in the copy manager's reach again, at the saved numbers too
+    devices = read_running(sysfs)[0].device_names()
+    assert copy_manager_devices(sysfs) == devices
+    saved_luns = parse_file(str(saved)).drivers["copy_manager"].targets[
+        "copy_manager_tgt"].luns
+    assert {lun.device for lun in saved_luns.values()} == devices
+    live = RunningTree(sysfs).luns(COPY_MANAGER_LUNS)
+    # the copy manager numbers read-only devices (and CD-ROMs) only itself
+    read_only = {name for name in devices if RunningTree(sysfs).device_handler(name) ==
+                 "vcdrom" or sysfs.attribute(f"devices/{name}/read_only").value == "1"}
+    assert all(live.get(number) == lun.device for number, lun in saved_luns.items()
+               if lun.device not in read_only)
     assert Applier(sysfs).apply(parse_file(str(saved))) == 0
 
 
@@ -137,7 +166,10 @@ def test_one_attribute_differs_one_write(tree: MountedScst, tmp_path: Path,
         "configuration; use -force to replace it"]
     chap = Applier(sysfs, force=True)
     chap.apply(new_secret)
-    assert [write.text for write in chap.writes] == [
+    # (the file has no copy_manager block: -force also deletes the copy manager's LUNs, as
+    # scstadmin does; test_config_copy_manager shows those)
+    assert [write.text for write in chap.writes
+            if not write.path.startswith("targets/copy_manager/")] == [
         f"del_target_attribute {target} IncomingUser vmhost topsecret1234",
         f"add_target_attribute {target} IncomingUser vmhost newsecret12345"]
 
@@ -325,8 +357,11 @@ def test_clear_keeps_nothing_but_static_attributes(tree: MountedScst, tmp_path: 
     clear(sysfs)
     running = read_running(sysfs)[0]
     assert running.handlers == {}  # of the drivers only the switches are left, off
+    # and SCST's copy manager, its LUNs gone with the devices
     assert {name: (driver.attributes.items, driver.targets)
-            for name, driver in running.drivers.items()} == {"iscsi": ([("enabled", "0")], {})}
+            for name, driver in running.drivers.items() if name != "copy_manager"} == {
+        "iscsi": ([("enabled", "0")], {})}
+    assert running.drivers["copy_manager"].targets["copy_manager_tgt"].luns == {}
     assert running.attributes.get("setup_id") == "0x1234"
 
 

@@ -16,6 +16,7 @@ import pytest
 from tcmu_scst.compat_sysfs.iscsi_params import ISCSI_KEYS
 from tcmu_scst.config import saveconfig
 from tcmu_scst.config.saveconfig import (
+    UNEXPRESSIBLE,
     SaveconfigError,
     export_saveconfig,
     import_saveconfig,
@@ -162,6 +163,10 @@ def test_export_of_our_tree_field_by_field(tree: MountedScst, tmp_path: Path) ->
         assert text in warnings, text
     assert f"targets/iscsi/{IQN}/rel_tgt_id" not in warnings
     assert len(document.warnings) == 9, document.warnings
+    # every device has a copy manager LUN: no target, no warning (a general note)
+    assert "copy_manager" not in warnings and "copy_manager" not in json.dumps(document)
+    assert any(note.startswith("copy_manager: left out")
+               for note in UNEXPRESSIBLE["export"])
 
 
 def test_a_target_with_groups_only_is_exported_without_demo_mode(tree: MountedScst,

@@ -72,13 +72,14 @@ def test_ls_summarises_devices_targets_luns_and_sessions(tree: MountedScst, disk
                                                      re.MULTILINE)]
     assert ("disk1", f"vdisk_fileio, 4.0 MiB, {disk}, exported") in rows
     assert ("disk1", "-> /devices/disk1") in rows  # under handlers/vdisk_fileio
-    assert ("export0", f"-> {TGT}/luns/0") in rows
+    assert ("export0", "-> /targets/copy_manager/copy_manager_tgt/luns/0") in rows
+    assert ("export1", f"-> {TGT}/luns/0") in rows
     assert (IQN, "enabled, 1 LUN, 0 sessions") in rows
     assert ("iscsi", "enabled, 1 target") in rows
     assert ("0", "disk1") in rows
     assert ("local1", "0 LUNs, 1 session") in rows  # scst_local has no enabled switch
     assert ("sess1", "sess1") in rows
-    assert ("targets", "3 drivers") in rows and ("vdisk_fileio", "1 device") in rows
+    assert ("targets", "4 drivers") in rows and ("vdisk_fileio", "1 device") in rows
     # ls of a sub-path, with a depth
     sub = run_shell(tree.root, "ls", "/targets", "1")
     assert sub.status == 0 and "iscsi" in sub.out and IQN not in sub.out

@@ -92,8 +92,31 @@ def test_duplicate_worker_names_are_refused(tmp_path: Path) -> None:
 
 
 def test_workers_copy_with_vector_moves_unless_told_otherwise() -> None:
-    from tcmu_scst.dataplane.supervisor import COPY_TUNABLES, worker_environment  # noqa: PLC0415
+    from tcmu_scst.dataplane.supervisor import (  # noqa: PLC0415
+        COPY_TUNABLES,
+        IMPORT_ROOT,
+        worker_environment,
+    )
 
-    assert worker_environment({"PATH": "/bin"}) == {"PATH": "/bin", "GLIBC_TUNABLES": COPY_TUNABLES}
+    assert worker_environment({"PATH": "/bin"}) == {
+        "PATH": "/bin", "GLIBC_TUNABLES": COPY_TUNABLES, "PYTHONPATH": IMPORT_ROOT}
     assert worker_environment({"GLIBC_TUNABLES": "glibc.malloc.check=3"})["GLIBC_TUNABLES"] == (
         "glibc.malloc.check=3")
+
+
+def test_workers_import_the_daemons_own_package() -> None:
+    import tcmu_scst  # noqa: PLC0415
+    from tcmu_scst.dataplane.supervisor import IMPORT_ROOT, worker_environment  # noqa: PLC0415
+
+    assert Path(tcmu_scst.__file__).resolve().parent.parent == Path(IMPORT_ROOT)
+    assert worker_environment({"PYTHONPATH": "/opt/x"})["PYTHONPATH"] == \
+        f"{IMPORT_ROOT}{os.pathsep}/opt/x"
+
+
+def test_workers_are_told_the_copy_managers_reach(tmp_path: Path) -> None:
+    """Every worker (a restarted one too) gets the reach directory of the daemon."""
+    command, log = fake_worker(tmp_path)
+    supervisor = Supervisor(worker_command=command, copy_reach="/run/x/copy-reach")
+    supervisor.start("disk1", [SPEC])
+    supervisor.stop_all()
+    assert "--copy-reach /run/x/copy-reach" in log.read_text()

@@ -1,7 +1,7 @@
 """Every file of the tree has SCST's mode and ``[key]`` rule (scst_sysfs.md: 2.1 root, 2.3 and
 4.3 handlers, 4.4 devices of the four vdisk handlers, 2.4 and 5.6 targets/iscsi, 5.8
-scst_local, 2.5 LUNs, 2.6 initiator groups), checked file by file against a table taken
-from the reference.
+scst_local and copy_manager, 2.5 LUNs, 2.6 initiator groups), checked file by file against a
+table taken from the reference.
 
 Each directory is looked at in three states: as created (``plain``), with every setting
 given or written at its default (``defaults``) and with every setting changed
@@ -75,6 +75,10 @@ ISCSI_TARGET: Table = {**TARGET, "tid": (R, NEVER),
                        **{key: (RW, NON_DEFAULT) for key in ISCSI_KEYS}}
 LOCAL_DRIVER: Table = {"mgmt": (RW, NEVER)}  # 2.4: mgmt since it adds targets; 5.8
 LOCAL_TARGET: Table = {"rel_tgt_id": (RW, NON_DEFAULT)}  # 5.8: no enable, so no enabled
+# 5.8; SCST's copy manager also shows dif_capabilities, left out here (no DIF: dif_type 0)
+COPY_MANAGER_DRIVER: Table = {"allow_not_connected_copy": (RW, NON_DEFAULT)}
+COPY_MANAGER_TARGET: Table = {"rel_tgt_id": (RW, NON_DEFAULT)}  # 2.4: no enable switch
+SESSION: Table = {"initiator_name": (R, NEVER)}  # 2.7, the files this tree shows
 MGMT: Table = {"mgmt": (RW, NEVER)}  # luns/, ini_groups/, initiators/ (3.2)
 LUN: Table = {"read_only": (R, NON_DEFAULT)}  # 2.5
 GROUP: Table = {  # 2.6, 5.6
@@ -217,6 +221,7 @@ def test_handler_directories() -> None:
 
 IQN = "iqn.2024-07.org.example:modes"
 FC = "20:00:00:1b:21:06:58:21"
+CM = "/targets/copy_manager"
 
 
 def configured(state: str) -> ScstSystem:
@@ -243,7 +248,7 @@ def configured(state: str) -> ScstSystem:
         defaults = {path: AttributeValue.parse(system.tree.read(path)).value for path in [
             "/setup_id", "/threads", "/targets/iscsi/iSNSServer", f"{target}/rel_tgt_id",
             "/targets/scst_local/local1/rel_tgt_id", f"/targets/fcst/{FC}/rel_tgt_id",
-            *(f"{target}/{key}" for key in ISCSI_KEYS),
+            *(f"{target}/{key}" for key in ISCSI_KEYS), f"{CM}/allow_not_connected_copy",
             *(f"{base}/ini_groups/g/{knob}" for base in (
                 target, "/targets/scst_local/local1", f"/targets/fcst/{FC}")
               for knob in GROUP), f"{target}/ini_groups/g/per_sess_dedicated_tgt_threads"]}
@@ -251,6 +256,8 @@ def configured(state: str) -> ScstSystem:
             write(path, value)
         return system
     write("/setup_id", "0x10")
+    write(f"{CM}/allow_not_connected_copy", "1")
+    write(f"{CM}/copy_manager_tgt/rel_tgt_id", "8")
     for key, value in ISCSI_KEYS.items():
         write(f"{target}/{key}", value)
     for number, base in enumerate((target, "/targets/scst_local/local1",
@@ -278,6 +285,13 @@ def test_root_targets_luns_and_groups(state: str) -> None:
     check(system, "/targets/fcst", {}, state)  # 5.7: no mgmt, no enabled, no trace_level
     fcst = f"/targets/fcst/{FC}"
     check(system, fcst, {**TARGET, **OURS}, state)
+    check(system, CM, COPY_MANAGER_DRIVER, state)
+    cm_target = f"{CM}/copy_manager_tgt"
+    check(system, cm_target, COPY_MANAGER_TARGET, state)
+    check(system, f"{cm_target}/luns", MGMT, state)
+    check(system, f"{cm_target}/luns/0", LUN, state, changed=set())  # n0: never read-only
+    check(system, f"{cm_target}/ini_groups", MGMT, state)
+    check(system, f"{cm_target}/sessions/copy_manager_sess", SESSION, state)
     for base, group in [(iscsi, ISCSI_GROUP), ("/targets/scst_local/local1", GROUP),
                         (fcst, GROUP)]:
         check(system, f"{base}/luns", MGMT, state)
