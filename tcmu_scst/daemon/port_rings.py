@@ -20,14 +20,22 @@ from dataclasses import dataclass
 
 from ..compat_sysfs.realizer import AluaLayout, AluaTargetGroup
 from ..dataplane.spec import PortRing
-from ..handlers.alua import PROTOCOL_FC, PROTOCOL_ISCSI, PROTOCOL_SAS, AluaView, PortGroup
+from ..handlers.alua import (
+    PROTOCOL_FC,
+    PROTOCOL_ISCSI,
+    PROTOCOL_SAS,
+    STATE_CODES,
+    AluaView,
+    PortGroup,
+)
 from ..lio.backstore import UserBackstore
 
-# SCST state -> the state LIO enforces.  LIO's own "offline" (14) fails every command,
-# INQUIRY and REPORT TARGET PORT GROUPS included; unavailable refuses media access and
-# still lets the initiator ask why, which is what SCST's offline group does.
-KERNEL_STATES = {"active": 0, "nonoptimized": 1, "standby": 2, "unavailable": 3,
-                 "offline": 3, "transitioning": 15}
+# SCST state -> the state LIO enforces: the SPC code the worker reports, except that LIO's
+# own "offline" fails every command, INQUIRY and REPORT TARGET PORT GROUPS included;
+# unavailable refuses media access and still lets the initiator ask why, which is what
+# SCST's offline group does.
+KERNEL_STATES = {state: STATE_CODES["unavailable"] if state == "offline" else code
+                 for state, code in STATE_CODES.items()}
 PROTOCOLS = {"iscsi": PROTOCOL_ISCSI, "fcst": PROTOCOL_FC, "scst_local": PROTOCOL_SAS}
 GROUP_DIR = "alua/default_tg_pt_gp"
 PERSISTENT_RESERVATIONS_OFF = {"emulate_pr": "0"}

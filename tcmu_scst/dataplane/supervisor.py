@@ -247,11 +247,7 @@ class Supervisor:
         while its worker restarts, ETIMEDOUT when it does not answer.  A change that took
         effect is also recorded in the device's spec, for the worker's successors.
         """
-        with self._lock:
-            worker = next((w for w in self.workers.values()
-                           if any(spec.name == device for spec in w.specs)), None)
-        if worker is None:
-            raise OSError(errno.ENODEV, f"no worker serves {device}")
+        worker = self._worker_of(device)
         channel = worker.channel
         if channel is None or worker.stopping or channel.process is not worker.process:
             raise OSError(errno.EAGAIN, f"the worker serving {device} is restarting")

@@ -35,7 +35,8 @@ if TYPE_CHECKING:
 
 # the run-time attribute (worker control channel) that carries a device's AluaView as JSON
 ALUA_ATTRIBUTE = "alua"
-# SCST state name -> SPC asymmetric access state code
+# SCST state name (compat_sysfs.realizer.ALUA_STATES, in this order) -> SPC asymmetric
+# access state code
 STATE_CODES = {"active": 0x0, "nonoptimized": 0x1, "standby": 0x2, "unavailable": 0x3,
                "offline": 0xE, "transitioning": 0xF}
 # T_SUP, O_SUP, U_SUP, S_SUP, AN_SUP, AO_SUP: every state SCST offers (no LBD)

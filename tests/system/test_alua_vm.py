@@ -109,6 +109,10 @@ show_paths() {
         echo "path $p dh=$(cat /sys/block/$p/device/dh_state) access=$(cat /sys/block/$p/device/access_state) writes=$(awk '{print $5}' /sys/block/$p/stat)"
     done
 }
+set_group() {  # set_group TG STATE PREFERRED, through the tree
+    echo $2 > $DG/target_groups/$1/state
+    echo $3 > $DG/target_groups/$1/preferred
+}
 rtpg() { timeout 20 sg_rtpg -d /dev/$1 | awk '/port group id/ {id=$6} /access state/ {print "group " id " " $NF}' | tr -d '()' | tr '\n' ' '; echo; }
 show_paths
 echo "rtpg-a: $(rtpg $PA)"
@@ -134,10 +138,7 @@ show_paths
 sleep 4
 show_paths
 echo "== swap"
-echo active > $DG/target_groups/tgb/state
-echo 1 > $DG/target_groups/tgb/preferred
-echo standby > $DG/target_groups/tga/state
-echo 0 > $DG/target_groups/tga/preferred
+set_group tgb active 1; set_group tga standby 0
 echo "tree-states: $(head -1 $DG/target_groups/tga/state) $(head -1 $DG/target_groups/tgb/state)"
 sleep 10
 timeout 20 multipath -ll | tee /tmp/mp1.txt
@@ -146,10 +147,7 @@ show_paths
 sleep 6
 show_paths
 echo "== back"
-echo standby > $DG/target_groups/tgb/state
-echo 0 > $DG/target_groups/tgb/preferred
-echo active > $DG/target_groups/tga/state
-echo 1 > $DG/target_groups/tga/preferred
+set_group tgb standby 0; set_group tga active 1
 sleep 10
 timeout 20 multipath -ll | tee /tmp/mp2.txt
 echo "rtpg-back: $(rtpg $PB)"

@@ -8,10 +8,12 @@ from collections.abc import Iterator
 
 import pytest
 
+from tcmu_scst.compat_sysfs.realizer import ALUA_STATES
 from tcmu_scst.handlers import vdisk_nullio
 from tcmu_scst.handlers.alua import (
     ALUA_ATTRIBUTE,
     PROTOCOL_ISCSI,
+    STATE_CODES,
     AluaView,
     PortGroup,
     TargetPort,
@@ -125,3 +127,7 @@ def test_a_malformed_view_is_refused_and_the_old_one_kept(disk: Harness, text: s
 
 def test_view_round_trips_through_json() -> None:
     assert AluaView.from_json(VIEW.to_json()) == VIEW
+
+
+def test_every_state_the_tree_offers_has_an_spc_code() -> None:
+    assert tuple(STATE_CODES) == ALUA_STATES
