@@ -8,7 +8,7 @@ layout alone, so a driver the shell has never heard of is summarised the same wa
 
 from __future__ import annotations
 
-from tcmu_scst.compat_sysfs.copy_manager import COPY_MANAGER
+from tcmu_scst.compat_sysfs.names import COPY_MANAGER
 from tcmu_scst.config.sysfs import ScstSysfs, SysfsError
 
 Summary = tuple[str, bool | None]

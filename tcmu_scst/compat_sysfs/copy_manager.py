@@ -27,16 +27,18 @@ from .devices import Device, DeviceRegistry
 from .grammar import c_integer, invalid, next_word, split_command, words
 from .help_text import INI_GROUPS_USAGE
 from .luns import MAX_LUN, LunManager, LunSet
+from .names import (
+    ALLOW_NOT_CONNECTED_COPY,
+    COPY_MANAGER,
+    COPY_MANAGER_SESSION,
+    COPY_MANAGER_TARGET,
+)
 from .nodes import Attribute, Directory, Link, fixed
 from .realizer import CopyReach, Realizer
 from .targets import Group, Target, Targets
 
 log = logging.getLogger(__name__)
 
-COPY_MANAGER = "copy_manager"
-COPY_MANAGER_TARGET = "copy_manager_tgt"
-COPY_MANAGER_SESSION = "copy_manager_sess"
-ALLOW_NOT_CONNECTED_COPY = "allow_not_connected_copy"
 
 
 class CopyManager:

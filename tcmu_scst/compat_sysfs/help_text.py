@@ -7,6 +7,7 @@ Their layout is what SCST tools parse: the ``Usage:`` lines, the "where paramete
 from __future__ import annotations
 
 from .declarations import creation_params
+from .names import ACCESS_LIMITS_LABEL, ACCESS_MODE, EXACT_NAMES
 
 PARAMETERS_LINE = "where parameters are one or more param_name=value pairs separated by ';'"
 
@@ -24,10 +25,6 @@ def handler_usage(handler: str) -> str:
     return text
 
 
-WILDCARDS = "*?!"  # SCST's initiator pattern characters; LIO matches names exactly
-ACCESS_LIMITS_LABEL = "access limits"  # read by tcmu_scst.config.apply before any write
-EXACT_NAMES = "exact_initiator_names"
-ACCESS_MODE = "access_mode"
 ACCESS_LIMIT_HELP = {
     EXACT_NAMES: "initiator names are matched exactly; wildcard patterns (*, ?, !) are "
                  "refused",

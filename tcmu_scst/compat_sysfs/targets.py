@@ -19,16 +19,10 @@ from .devices import DeviceRegistry
 from .entry_names import check_entry_name, check_target_name, subdirectory
 from .fixed_knobs import GROUP_KNOBS, ISCSI_DRIVER_KNOBS, ISCSI_GROUP_KNOBS
 from .grammar import c_integer, invalid, next_word, parameters, split_command, words
-from .help_text import (
-    ACCESS_MODE,
-    EXACT_NAMES,
-    INI_GROUPS_USAGE,
-    INITIATORS_USAGE,
-    WILDCARDS,
-    target_driver_usage,
-)
+from .help_text import INI_GROUPS_USAGE, INITIATORS_USAGE, target_driver_usage
 from .iscsi_params import CHAP_ATTRIBUTES, ISCSI_KEYS, MIN_SECRET
 from .luns import LunManager, LunSet
+from .names import ACCESS_MODE, EXACT_NAMES, WILDCARDS
 from .nodes import Attribute, Directory, Node, NodeCache, ObjectDirectory, fixed
 from .realizer import Realizer, SessionInfo
 from .sessions import sessions_directory

@@ -25,8 +25,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from ..compat_sysfs.copy_manager import COPY_MANAGER
-from ..compat_sysfs.help_text import ACCESS_LIMITS_LABEL, ACCESS_MODE, EXACT_NAMES, WILDCARDS
+from ..compat_sysfs.names import (
+    ACCESS_LIMITS_LABEL,
+    ACCESS_MODE,
+    COPY_MANAGER,
+    EXACT_NAMES,
+    WILDCARDS,
+)
 from ..lio.access_plan import GroupSpec, LunExport, consequence, plan_access
 from . import alua_apply, copy_manager
 from .model import Attributes, Device, Driver, Group, Handler, Lun, ScstConfig, Target
@@ -107,7 +112,7 @@ class Applier:
     rescanned: set[str] = field(default_factory=set)
 
     def __post_init__(self) -> None:
-        self.tree = RunningTree(self.sysfs)
+        self.tree = RunningTree(self.sysfs, every_attribute=False)
 
     # -- primitive -------------------------------------------------------------------------
 

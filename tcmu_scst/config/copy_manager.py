@@ -31,7 +31,7 @@ from __future__ import annotations
 import errno
 from typing import TYPE_CHECKING
 
-from ..compat_sysfs.copy_manager import COPY_MANAGER
+from ..compat_sysfs.names import COPY_MANAGER
 from .model import Driver, Lun, ScstConfig, Target
 from .scst_conf import ConfigError
 

@@ -26,7 +26,7 @@ from .model import (
     Target,
     TargetGroup,
 )
-from .sysfs import AttributeValue, MgmtHelp, ScstSysfs
+from .sysfs import AttributeValue, MgmtHelp, ScstSysfs, SysfsError
 
 DRIVER_DYNAMIC = "target driver attributes"
 TARGET_DYNAMIC = "target attributes"
@@ -52,6 +52,11 @@ class RunningTree:
     """One reading session of a tree; ``mgmt`` help texts are read once each."""
 
     sysfs: ScstSysfs
+    # False: read only what -config and -check_config compare against (a device's creation
+    # parameters, a target's enabled switch, sessions, LUNs, groups and initiators); the
+    # values they set are read where they are set.  A running target has a score of files
+    # the comparison never asks about, and each read is a round trip through the tree.
+    every_attribute: bool = True
     _help: dict[str, MgmtHelp] = field(default_factory=dict)
 
     def help(self, directory: str) -> MgmtHelp:
@@ -144,12 +149,37 @@ class RunningTree:
         return self.sysfs.attributes(directory, ignore=NOT_CONFIGURATION)
 
     def dynamic_values(self, directory: str, base: str) -> list[str]:
-        """Values of every instance ``base``, ``base1``, ... of a dynamic attribute."""
+        """Values of every instance ``base``, ``base1``, ... of a dynamic attribute (only
+        those files are read)."""
         found = []
-        for name, value in sorted(self.values(directory).items()):
-            if instance_base(name, (base,)) == base and value.value:
-                found.append(value.value)
+        names = [name for name in sorted(self.sysfs.files(directory))
+                 if instance_base(name, (base,)) == base]
+        self.sysfs.read_ahead(directory, names)
+        for name in names:
+            try:
+                value = self.sysfs.attribute(f"{directory}/{name}").value
+            except SysfsError:
+                continue  # write-only or gone: nothing to compare
+            if value:
+                found.append(value)
         return found
+
+    def _parameters(self, directory: str, creation: tuple[str, ...]) -> Attributes:
+        """The key values of a directory's creation parameters alone (see
+        ``every_attribute``): what decides whether an object must be re-created."""
+        saved = Attributes()
+        present = set(self.sysfs.files(directory))
+        names = [name for name in creation if name in present]
+        self.sysfs.read_ahead(directory, names)
+        for name in names:
+            path = f"{directory}/{name}"
+            try:
+                value = self.sysfs.attribute(path)
+            except SysfsError:
+                continue
+            if value.key:
+                saved.add(name, value.value)
+        return saved
 
     def _saved(self, directory: str, creation: tuple[str, ...], dynamic: tuple[str, ...],
                nonkey: Attributes | None = None) -> Attributes:
@@ -222,6 +252,8 @@ class RunningTree:
     def device(self, handler: str, name: str, nonkey: Handler | None = None) -> Device:
         help_ = self.handler_help(handler)
         extra = Attributes() if nonkey is not None else None
+        if not self.every_attribute and nonkey is None:
+            return Device(name, self._parameters(f"devices/{name}", help_.parameters))
         device = Device(name, self._saved(f"devices/{name}", help_.parameters,
                                           help_.lists.get(DEVICE_DYNAMIC, ()), extra))
         if nonkey is not None and extra is not None:
@@ -250,9 +282,11 @@ class RunningTree:
         extra = Attributes() if nonkey is not None else None
         # HW_TARGET as scstadmin writes it: for a target that says hw_target (a driver
         # without add_target, such as copy_manager or fcst, is hardware all the same)
+        lean = not self.every_attribute and nonkey is None
         target = Target(name, self.sysfs.exists(f"{directory}/hw_target"),
-                        self._saved(directory, help_.parameters,
-                                    help_.lists.get(TARGET_DYNAMIC, ()), extra))
+                        Attributes() if lean else self._saved(
+                            directory, help_.parameters, help_.lists.get(TARGET_DYNAMIC, ()),
+                            extra))
         self._enabled(directory, target.attributes)
         if "session_name" in help_.parameters:
             for session in self.sessions(driver, name):
@@ -276,7 +310,8 @@ class RunningTree:
 
     def group(self, driver: str, target: str, name: str) -> Group:
         directory = f"targets/{driver}/{target}/ini_groups/{name}"
-        group = Group(name, self._saved(directory, (), ()))
+        group = Group(name, self._saved(directory, (), ()) if self.every_attribute
+                      else Attributes())
         group.luns = self.lun_set(f"{directory}/luns")
         group.initiators = self.initiators(driver, target, name)
         return group

@@ -43,8 +43,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..compat_sysfs.copy_manager import COPY_MANAGER
-from ..compat_sysfs.help_text import WILDCARDS
+from ..compat_sysfs.names import COPY_MANAGER, WILDCARDS
 from ..lio.access_plan import DEMO, GroupSpec, LunExport, plan_access
 from .sysfs import AttributeValue, ScstSysfs, SysfsError
 

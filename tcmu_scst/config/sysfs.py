@@ -564,7 +564,7 @@ class ScstSysfs:
         and not read), by name."""
         found = {}
         names = [name for name in self.files(relative) if name != "mgmt" and name not in ignore]
-        self._read_ahead(relative, names)
+        self.read_ahead(relative, names)
         for name in names:
             try:  # a write-only or secret file refuses the open (EACCES): no stat() first
                 found[name] = self.attribute(f"{relative}/{name}")
@@ -572,7 +572,7 @@ class ScstSysfs:
                 continue
         return found
 
-    def _read_ahead(self, relative: str, names: list[str]) -> None:
+    def read_ahead(self, relative: str, names: list[str]) -> None:
         """In a :meth:`cached` scope, read the files of one directory together (the access
         may read them at once); a file that answered EAGAIN is read again when asked."""
         remembered = self._remembered

@@ -29,8 +29,8 @@ import logging
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from ..compat_sysfs.copy_manager import ALLOW_NOT_CONNECTED_COPY, COPY_MANAGER
 from ..compat_sysfs.declarations import INERT
+from ..compat_sysfs.names import ALLOW_NOT_CONNECTED_COPY, COPY_MANAGER
 from ..compat_sysfs.realizer import (
     AluaLayout,
     ConnectionInfo,

@@ -1,0 +1,16 @@
+"""Words of the tree that its clients read and write too, stated here once.
+
+Kept free of imports so that the config tool, the shell and the saveconfig export can use
+them without loading the tree itself (every ``tcmu-scst-admin`` run is a new process, and
+loading the handlers and the tree cost it a fifth of a second).
+"""
+
+WILDCARDS = "*?!"  # SCST's initiator pattern characters; LIO matches names exactly
+ACCESS_LIMITS_LABEL = "access limits"  # read by tcmu_scst.config.apply before any write
+EXACT_NAMES = "exact_initiator_names"
+ACCESS_MODE = "access_mode"
+
+COPY_MANAGER = "copy_manager"
+COPY_MANAGER_TARGET = "copy_manager_tgt"
+COPY_MANAGER_SESSION = "copy_manager_sess"
+ALLOW_NOT_CONNECTED_COPY = "allow_not_connected_copy"
