@@ -15,7 +15,11 @@ The kernel's sysfs cannot be extended from user space, so the tree is served thr
   a write that is more or less than one command is refused whole (``one_command``): too
   long, or not the first write on its open file, which would be the rest of a command that a
   writer's buffer split or a second command;
-* nothing can be created, removed, renamed or re-moded (EACCES for create, EPERM otherwise).
+* nothing can be created, removed, renamed or re-moded (EACCES for create, EPERM otherwise);
+* one extended attribute, on directories only, is ours and not SCST's: ``DIRECTORY_XATTR``
+  gives a directory's entries and what fits of the tree below it in one request (see
+  snapshot_xattr), which the config tool reads instead of a file at a time; every other
+  name is absent (ENODATA), and none is listed, so copying tools see no attributes.
 
 The kernel's directory entry cache is switched off: objects come and go with management
 commands, and a deleted device must not stay visible for a cache timeout.  So every
@@ -44,8 +48,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from tcmu_scst.compat_sysfs.kernel_log import KernelLog
+from tcmu_scst.compat_sysfs.names import DIRECTORY_XATTR
 from tcmu_scst.compat_sysfs.nodes import DIRECTORY, Attribute, Directory, Link, Node, Tree
 from tcmu_scst.compat_sysfs.one_command import check_write_call
+from tcmu_scst.compat_sysfs.snapshot_xattr import encode_snapshot
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +63,12 @@ MNT_DETACH = 2
 MAX_THREADS = 16
 MAX_IDLE_THREADS = 4
 _STALE = (errno.ENOTCONN, errno.ECONNABORTED)
+ENOATTR = errno.ENODATA  # Linux's name for "no such extended attribute"
+
+
+def error_number(error: OSError) -> int:
+    """An error's errno for a client, EIO where it has none."""
+    return error.errno if isinstance(error.errno, int) and error.errno > 0 else errno.EIO
 
 
 class MountError(RuntimeError):
@@ -139,6 +151,18 @@ class TreeOperations:
             raise OSError(errno.EINVAL, f"{path}: not a symbolic link")
         return node.target
 
+    def getxattr(self, path: str, name: str, position: int = 0) -> bytes:
+        """Only :data:`DIRECTORY_XATTR` of a directory: its entries and those below it in
+        one request (see snapshot_xattr); every other name is absent, as on sysfs."""
+        if name != DIRECTORY_XATTR:
+            raise OSError(ENOATTR, f"{path}: no extended attribute {name}")
+        try:
+            return encode_snapshot(self.tree, path)
+        except OSError as error:
+            if error.errno == errno.ENOTDIR:  # files and links have no such attribute
+                raise OSError(ENOATTR, f"{path}: no extended attribute {name}") from None
+            raise
+
     # -- open files
 
     def open(self, path: str, fi: Any) -> int:
@@ -179,7 +203,7 @@ class TreeOperations:
                 raise OSError(errno.EINVAL, "not UTF-8 text") from None
             self.tree.write(opened.path, text)
         except OSError as error:
-            code = error.errno if isinstance(error.errno, int) and error.errno > 0 else errno.EIO
+            code = error_number(error)
             reason = (f"{opened.path}: write failed with {errno.errorcode.get(code, code)}: "
                       f"{error.strerror or error}")
             log.warning("%s", reason)

@@ -14,3 +14,11 @@ COPY_MANAGER = "copy_manager"
 COPY_MANAGER_TARGET = "copy_manager_tgt"
 COPY_MANAGER_SESSION = "copy_manager_sess"
 ALLOW_NOT_CONNECTED_COPY = "allow_not_connected_copy"
+
+# Not SCST: our FUSE tree answers this extended attribute of a directory with all its entries
+# at once, as JSON: {name: [st_mode, a file's text (or the errno its read gives), a link's
+# target, or null for a directory]}.  The config tool asks for it where it would list a
+# directory and read its files and links one by one (four requests to the daemon per file);
+# a tree without it (SCST's sysfs) refuses the name, and the tool reads entry by entry.
+DIRECTORY_XATTR = "user.scst_tgt.entries"
+XATTR_SIZE_MAX = 65536  # the kernel's limit on one extended attribute's value

@@ -21,6 +21,8 @@ from typing import Any
 
 from .one_command import check_command
 
+MGMT = "mgmt"  # the management file of a directory, written with commands, read for help
+
 # File modes as SCST's sysfs shows them
 READ_WRITE = stat.S_IFREG | 0o644
 READ_ONLY = stat.S_IFREG | 0o444
@@ -186,6 +188,29 @@ class Tree:
             raise OSError(errno.EACCES, f"{path}: not readable")
         with self.lock:
             return node.read()
+
+    def snapshot(self, path: str) -> dict[str, tuple[int, str | OSError | None]]:
+        """Every entry of the directory at ``path`` with its mode and what a reader gets of
+        it: a file's text (or the error its read gives), a link's target; None for a
+        directory and for ``mgmt`` (a help text, long and the same in every directory of
+        its kind: a reader who wants it reads it).  Under one hold of the lock, so one
+        consistent picture."""
+        with self.lock:
+            node = self.lookup(path)
+            if not isinstance(node, Directory):
+                raise OSError(errno.ENOTDIR, f"{path}: not a directory")
+            entries: dict[str, tuple[int, str | OSError | None]] = {}
+            for name, child in node.entries().items():
+                shown: str | OSError | None = None
+                if isinstance(child, Link):
+                    shown = child.target
+                elif isinstance(child, Attribute) and name != MGMT:
+                    try:
+                        shown = self.render(child, f"{path.rstrip('/')}/{name}")
+                    except OSError as error:
+                        shown = error
+                entries[name] = child.mode, shown
+            return entries
 
     def write(self, path: str, text: str) -> None:
         with self.commands, self.lock:

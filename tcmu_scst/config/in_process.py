@@ -10,6 +10,7 @@ from :class:`~tcmu_scst.compat_sysfs.nodes.Tree` directly (its locks are re-entr
 from __future__ import annotations
 
 import errno
+from collections.abc import Collection
 
 from ..compat_sysfs.nodes import Attribute, Directory, Link, Node, Tree
 
@@ -39,7 +40,8 @@ class InProcessAccess:
         if self._nodes is None:
             self._nodes = {"": self.tree.root}
 
-    def release(self) -> None:
+    def release(self, keep: Collection[str] = ()) -> None:
+        """Forget the nodes found (``keep`` does not matter: finding one again is cheap)."""
         self._nodes = None
 
     def _node(self, relative: str) -> Node:
@@ -99,6 +101,10 @@ class InProcessAccess:
     def read(self, relative: str) -> str:
         with self.tree.lock:
             return self.tree.render(self._node(relative), self._absolute(relative))
+
+    def snapshot(self, relative: str) -> None:
+        """None: in this process an entry costs no round trip, so it is read when asked."""
+        return None
 
     def read_many(self, relative: str, names: list[str]) -> dict[str, str | OSError]:
         found: dict[str, str | OSError] = {}

@@ -18,11 +18,15 @@ Why the details are as they are:
   reads inside :meth:`ScstSysfs.cached`: each directory is listed once (the listing says
   what is a directory, a file or a link, so no entry is stat()ed for that), each file read
   once (a directory's files together) and each mode looked at once, relative to open
-  directories, until the next write through the same object forgets it all.
+  directories, until the next write through the same object forgets it all.  On our tree a
+  listing is a snapshot instead (directory_entries): the entries, the files' texts and
+  modes, the links' targets and the subdirectories that fit, in one request; SCST's sysfs
+  refuses it and is read entry by entry.
 """
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import re
@@ -34,7 +38,10 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from tcmu_scst.config.directory_entries import Entry
 
 KEY_MARK = "[key]"
 DEFAULT_ROOTS = ("/run/scst_tgt", "/sys/kernel/scst_tgt")
@@ -173,15 +180,22 @@ class TreeAccess(Protocol):
 
     def read_many(self, relative: str, names: list[str]) -> dict[str, str | OSError]:
         """The files ``names`` of directory ``relative``, each as :meth:`read` gives it (or
-        the error it raised); in any order, possibly at once."""
+        the error it raised); in any order, possibly at once, possibly with other files of
+        the directory that came with them."""
+        ...
+
+    def snapshot(self, relative: str) -> dict[str, Entry] | None:
+        """All entries of a directory with their modes, files' texts and links' targets, in
+        one call where the tree can answer so (our FUSE tree, while held); else None."""
         ...
 
     def hold(self) -> None:
         """From now on the access may keep directories open (see FileAccess)."""
         ...
 
-    def release(self) -> None:
-        """Close what :meth:`hold` kept: the tree may have changed under it."""
+    def release(self, keep: Collection[str] = ()) -> None:
+        """Close what :meth:`hold` kept, except the directories ``keep`` (relative paths
+        known to exist still): the tree may have changed under it."""
         ...
 
 
@@ -195,6 +209,11 @@ def _outcome(read: Callable[..., str], *arguments: object) -> str | OSError:
         return read(*arguments)
     except OSError as error:
         return error
+
+
+def _as_read(text: str) -> str:
+    """Line ends as a text-mode open() reads them."""
+    return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
 class _OpenDirectories:
@@ -226,9 +245,11 @@ class _OpenDirectories:
             os.close(self._open.popitem(last=False)[1])
         return fd
 
-    def close(self) -> None:
-        while self._open:
-            os.close(self._open.popitem()[1])
+    def close(self, keep: Collection[str] = ()) -> None:
+        """Close every directory but those in ``keep``; forget the modes."""
+        for relative in [relative for relative in self._open if relative not in keep]:
+            os.close(self._open.pop(relative))
+        self.modes.clear()
 
 
 class FileAccess:
@@ -238,6 +259,7 @@ class FileAccess:
         self.root = root
         self._held: _OpenDirectories | None = None
         self._readers: ThreadPoolExecutor | None = None
+        self._together = True  # the tree answers DIRECTORY_XATTR, until it says not
 
     def path(self, relative: str) -> Path:
         return self.root / relative.strip("/") if relative.strip("/") else self.root
@@ -246,9 +268,11 @@ class FileAccess:
         if self._held is None:
             self._held = _OpenDirectories(self.root)
 
-    def release(self) -> None:
-        if self._held is not None:
-            self._held.close()
+    def release(self, keep: Collection[str] = ()) -> None:
+        if self._held is None:
+            return
+        self._held.close(keep)
+        if not keep:
             self._held = None
 
     def _at(self, relative: str) -> tuple[str | Path, int | None]:
@@ -298,8 +322,8 @@ class FileAccess:
         return self._read(relative.strip("/"), *self._at(relative))
 
     def read_many(self, relative: str, names: list[str]) -> dict[str, str | OSError]:
-        """While held, the files are read by a few threads at once: a read of our tree is
-        four round trips to the daemon (lookup, open, read, release), and they overlap."""
+        """While held, the files are read by a few threads at once: a read of a FUSE tree
+        is four round trips (lookup, open, read, release), and they overlap."""
         if self._held is None or len(names) < 2:
             return {name: _outcome(self.read, f"{relative}/{name}") for name in names}
         directory = self._held.fd(relative.strip("/"))  # stays open: only this thread evicts
@@ -310,6 +334,22 @@ class FileAccess:
             lambda name: _outcome(self._read, f"{base}/{name}".lstrip("/"), name, directory),
             names)
         return dict(zip(names, outcomes, strict=True))
+
+    def snapshot(self, relative: str) -> dict[str, Entry] | None:
+        """While held, on our tree: the directory's entries from one request (see
+        directory_entries); None where the tree cannot answer so."""
+        if not self._together or self._held is None:
+            return None
+        # on first use: ctypes is a tenth of --help's start in a TCG guest
+        from tcmu_scst.config.directory_entries import (  # noqa: PLC0415
+            Unsupported,
+            directory_entries,
+        )
+        try:
+            return directory_entries(self._held.fd(relative.strip("/")))
+        except Unsupported:
+            self._together = False
+            return None
 
     def _read(self, relative: str, path: str | Path, directory: int | None) -> str:
         # os.open rather than open(): open() calls fstat() twice (no request while the
@@ -327,12 +367,12 @@ class FileAccess:
                     break
         finally:
             os.close(fd)
-        text = b"".join(chunks).decode("utf-8", errors="replace")
-        return text.replace("\r\n", "\n").replace("\r", "\n")  # as a text-mode open() reads
+        return _as_read(b"".join(chunks).decode("utf-8", errors="replace"))
 
     def write(self, relative: str, text: str) -> None:
         # one write(2) call: SCST executes what a single write delivers
-        fd = os.open(self.path(relative), os.O_WRONLY)
+        path, directory = self._at(relative)
+        fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC, dir_fd=directory)
         try:
             os.write(fd, text.encode())
         finally:
@@ -348,6 +388,10 @@ class _Remembered:
     texts: dict[str, str | SysfsError] = field(default_factory=dict)
     modes: dict[str, int | OSError] = field(default_factory=dict)
     readable: dict[str, bool] = field(default_factory=dict)
+    links: dict[str, str] = field(default_factory=dict)
+    # after a write a question about one entry is asked of that entry: listing its parent
+    # again for each would be O(N) per write (a driver's thousand targets, each added)
+    after_write: bool = False
 
 
 class ScstSysfs:
@@ -384,10 +428,14 @@ class ScstSysfs:
             self._remembered = None
             self.access.release()
 
-    def _forget(self) -> None:
+    def _forget(self, written: str) -> None:
+        """Before a write: forget all that was learnt.  The written file's directories stay
+        open: a command removes objects below the directory it is written in (or, for a
+        device, its LUNs elsewhere), never that directory or one above it."""
         if self._remembered is not None:
-            self._remembered = _Remembered()
-            self.access.release()  # an open directory may be one the write removes
+            self._remembered = _Remembered(after_write=True)
+            parts = written.strip("/").split("/")[:-1]
+            self.access.release(keep=["/".join(parts[:depth]) for depth in range(len(parts) + 1)])
             self.access.hold()
 
     def path(self, relative: str) -> Path:
@@ -407,16 +455,30 @@ class ScstSysfs:
 
     def _kind(self, relative: str) -> str | None:
         relative = relative.strip("/")
-        if self._remembered is None or not relative:
+        parent, _, name = relative.rpartition("/")
+        remembered = self._remembered
+        if remembered is None or not relative or (
+                remembered.after_write and parent not in remembered.listings):
             try:
                 return self.access.kind(relative)
             except OSError:
                 return None
-        parent, _, name = relative.rpartition("/")  # the parent's listing answers
+        # the parent's listing answers
         try:
             return self._scan(parent).get(name)
         except OSError:
             return None
+
+    def _list_parent(self, relative: str) -> None:
+        """In a scope, list the directory of ``relative`` (a snapshot of it brings its
+        files' texts and links' targets along), unless that is the question a write made
+        too costly to ask (see ``_Remembered.after_write``)."""
+        remembered = self._remembered
+        parent = relative.strip("/").rpartition("/")[0]
+        if remembered is None or (remembered.after_write and parent not in remembered.listings):
+            return
+        with contextlib.suppress(OSError):  # the entry's own call says why
+            self._scan(parent)
 
     def _scan(self, relative: str) -> dict[str, str]:
         """Names and kinds in a directory (remembered in a :meth:`cached` scope)."""
@@ -427,13 +489,37 @@ class ScstSysfs:
         known = remembered.listings.get(relative)
         if known is None:
             try:
-                known = self.access.scan(relative)
+                snapshot = self.access.snapshot(relative)
+                known = (self._learn(remembered, relative, snapshot) if snapshot is not None
+                         else self.access.scan(relative))
             except OSError as error:
                 known = error
             remembered.listings[relative] = known
         if isinstance(known, OSError):
             raise known
         return known
+
+    def _learn(self, remembered: _Remembered, relative: str,
+               snapshot: dict[str, Entry]) -> dict[str, str]:
+        """Remember a directory's snapshot: its files' texts and modes, its links' targets,
+        the subdirectories that came with it; the listing is returned.  A file that
+        answered EAGAIN, or that came without its text (``mgmt``), is read when asked."""
+        for name, entry in snapshot.items():
+            path = f"{relative}/{name}".lstrip("/")
+            if isinstance(entry.shown, dict):  # a subdirectory that came along
+                if path not in remembered.listings:
+                    remembered.listings[path] = self._learn(remembered, path, entry.shown)
+            elif entry.kind == "link" and isinstance(entry.shown, str):
+                remembered.links.setdefault(path, entry.shown)
+            elif entry.kind == "file":
+                remembered.modes.setdefault(path, entry.mode)
+                if path in remembered.texts:
+                    continue  # read earlier in this scope: the first answer stands
+                if isinstance(entry.shown, str):
+                    remembered.texts[path] = _as_read(entry.shown)
+                elif isinstance(entry.shown, OSError) and entry.shown.errno != errno.EAGAIN:
+                    remembered.texts[path] = self._error(entry.shown, path)
+        return {name: entry.kind for name, entry in snapshot.items()}
 
     def _remember(self, table: dict[str, int | OSError], relative: str,
                   ask: Callable[[], int]) -> int:
@@ -469,6 +555,11 @@ class ScstSysfs:
 
     def link_target(self, relative: str) -> str:
         """The whole (relative) path a link points at."""
+        if self._remembered is not None:
+            self._list_parent(relative)  # the directory's snapshot may bring it
+            known = self._remembered.links.get(relative.strip("/"))
+            if known is not None:
+                return known
         try:
             return self.access.readlink(relative)
         except OSError as error:
@@ -504,6 +595,8 @@ class ScstSysfs:
         remembered = self._remembered
         if remembered is not None:
             relative = relative.strip("/")
+            if relative not in remembered.texts:
+                self._list_parent(relative)  # the directory's snapshot may bring the text
             known = remembered.texts.get(relative)
             if isinstance(known, SysfsError):
                 raise known
@@ -580,12 +673,17 @@ class ScstSysfs:
             return
         paths = {name: f"{relative}/{name}".strip("/") for name in names}
         wanted = [name for name, path in paths.items() if path not in remembered.texts]
+        if not wanted:
+            return
         for name, outcome in self.access.read_many(relative, wanted).items():
+            path = f"{relative}/{name}".strip("/")
+            if path in remembered.texts:
+                continue  # read earlier in this scope: the first answer stands
             if isinstance(outcome, OSError):
                 if outcome.errno != errno.EAGAIN:
-                    remembered.texts[paths[name]] = self._error(outcome, paths[name])
+                    remembered.texts[path] = self._error(outcome, path)
             else:
-                remembered.texts[paths[name]] = outcome
+                remembered.texts[path] = outcome
 
     def mgmt_help(self, relative: str) -> MgmtHelp:
         """The usage text of ``relative`` (a ``mgmt`` file, or a directory holding one)."""
@@ -599,7 +697,7 @@ class ScstSysfs:
         """Write one command or value; return when SCST has finished it, raise if it failed."""
         if not text.endswith("\n"):
             text += "\n"
-        self._forget()
+        self._forget(relative)
         try:
             self.access.write(relative, text)
         except OSError as error:
