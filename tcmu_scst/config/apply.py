@@ -653,7 +653,8 @@ def _first_word(value: str) -> str:
 def clear(sysfs: ScstSysfs, log: Callable[[str], None] | None = None) -> list[Write]:
     """scstadmin ``-clear_config``: remove every device group, initiator group, LUN, dynamic
     attribute, virtual target and device; disable every target and driver.  Other attributes
-    keep their values."""
+    keep their values.  A virtual target goes with one ``del_target``; a hardware one,
+    which stays, is emptied object by object."""
     with sysfs.cached():
         return _clear(Applier(sysfs, force=True, log=log))
 
@@ -665,6 +666,12 @@ def _clear(applier: Applier) -> list[Write]:
         help_ = tree.driver_help(driver)
         for target in tree.targets(driver):
             base = f"targets/{driver}/{target}"
+            if not tree.is_hardware(driver, target):
+                # as in SCST, del_target takes the target's LUNs, groups, accounts and
+                # sessions with it: one command instead of one per object (each a round
+                # trip and, on LIO, a change the daemon saves)
+                applier.write(f"targets/{driver}/mgmt", f"del_target {target}")
+                continue
             if applier.live_value(f"{base}/enabled") == "1":
                 applier.write(f"{base}/enabled", "0")
             for group in tree.groups(driver, target):
@@ -679,8 +686,6 @@ def _clear(applier: Applier) -> list[Write]:
                 for value in tree.dynamic_values(base, name):
                     applier.write(f"targets/{driver}/mgmt",
                                   f"del_target_attribute {target} {name} {value}")
-            if not tree.is_hardware(driver, target):
-                applier.write(f"targets/{driver}/mgmt", f"del_target {target}")
         for name in help_.lists.get(DRIVER_DYNAMIC, ()):
             for value in tree.dynamic_values(f"targets/{driver}", name):
                 applier.write(f"targets/{driver}/mgmt", f"del_attribute {name} {value}")
