@@ -151,6 +151,11 @@ class TreeOperations:
             raise OSError(errno.EINVAL, f"{path}: not a symbolic link")
         return node.target
 
+    def listxattr(self, path: str) -> list[str]:
+        """None listed, as on sysfs: copying tools (``cp -a``, ``rsync -X``) take none, and the
+        one that directories answer is asked for by name."""
+        return []
+
     def getxattr(self, path: str, name: str, position: int = 0) -> bytes:
         """Only :data:`DIRECTORY_XATTR` of a directory: its entries and those below it in
         one request (see snapshot_xattr); every other name is absent, as on sysfs."""

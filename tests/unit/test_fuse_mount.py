@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ctypes.util
 import errno
+import json
 import logging
 import os
 import shutil
@@ -24,6 +25,7 @@ import pytest
 from tcmu_scst.compat_sysfs import fuse_mount, nodes
 from tcmu_scst.compat_sysfs.fuse_mount import MountError, MountHandle, mount
 from tcmu_scst.compat_sysfs.kernel_log import KernelLog
+from tcmu_scst.compat_sysfs.names import DIRECTORY_XATTR
 
 from .scst_mount import fuse_unavailable
 
@@ -124,6 +126,32 @@ def test_read_contents(demo):
     assert (root / "mgmt").read_text() == "Usage: ...\n"
     result = shell(f"cat {root}/ro {root}/dir/rw")
     assert (result.returncode, result.stdout) == (0, "read only\nvalue 0\n")
+
+
+def test_a_directory_answers_its_snapshot_and_nothing_else_has_attributes(demo):
+    """The one extended attribute (ours, not SCST's) is on directories, asked for by name:
+    the entries with their modes, the files' texts (the write-only one's errno, ``mgmt``
+    left out), the link's target, the subdirectory nested."""
+    _, root, _ = demo
+    entries = json.loads(os.getxattr(root, DIRECTORY_XATTR))
+    assert entries == {
+        "counter": [stat.S_IFREG | 0o444, (root / "counter").read_text()],
+        "devices": [stat.S_IFDIR | 0o755, {}],
+        "dir": [stat.S_IFDIR | 0o755, {"rw": [stat.S_IFREG | 0o644, "value 0\n"]}],
+        "link": [stat.S_IFLNK | 0o777, "dir"],
+        "mgmt": [stat.S_IFREG | 0o644, None],
+        "ro": [stat.S_IFREG | 0o444, "read only\n"],
+        "wo": [stat.S_IFREG | 0o200, errno.EACCES],
+    }
+    assert os.listxattr(root) == [] and os.listxattr(root / "ro") == []
+    for path, name in ((root / "ro", DIRECTORY_XATTR), (root, "user.other"),
+                       (root / "dir", "security.selinux")):
+        with pytest.raises(OSError) as absent:
+            os.getxattr(path, name)
+        assert absent.value.errno == errno.ENODATA, (path, name)
+    with pytest.raises(OSError) as refused:
+        os.setxattr(root, DIRECTORY_XATTR, b"{}")
+    assert refused.value.errno in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP)
 
 
 def test_each_write_call_is_one_command(demo):
