@@ -153,6 +153,10 @@ class Worker:
     stopping: bool = False
     started: threading.Event = field(default_factory=threading.Event)
     channel: WorkerChannel | None = None  # the running process's, once it said READY
+    # set by the watch thread the moment the process is reaped: stop() waits on it rather
+    # than polling (Popen.wait with a timeout polls, up to 50 ms late, while another
+    # thread's wait() holds the process)
+    exited: threading.Event = field(default_factory=threading.Event)
 
     @property
     def pid(self) -> int | None:
@@ -219,12 +223,14 @@ class Supervisor:
             process = worker.process
             assert process is not None
             returncode = process.wait()
+            worker.exited.set()
             if worker.stopping:
                 return
             log.error("worker %s (pid %d) died with %d; restarting", worker.key, process.pid,
                       returncode)
             while not worker.stopping:
                 time.sleep(delay)
+                worker.exited.clear()
                 try:
                     self._spawn(worker)
                 except (OSError, WorkerStartError) as error:
@@ -309,12 +315,10 @@ class Supervisor:
         if process is None or process.poll() is not None:
             return
         process.terminate()
-        try:
-            process.wait(timeout)
-        except subprocess.TimeoutExpired:
+        if not worker.exited.wait(timeout) and process.poll() is None:
             log.error("worker %s ignored SIGTERM for %.0f s; killing it", key, timeout)
             process.kill()
-            process.wait()
+        process.wait()
 
     def stop_all(self) -> None:
         for key in list(self.workers):
