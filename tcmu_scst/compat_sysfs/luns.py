@@ -151,9 +151,11 @@ class LunManager:
                  ", read-only" if read_only else "")
         self._mapped(device.name)
 
-    def remove(self, lun_set: LunSet, lun: int) -> None:
+    def remove(self, lun_set: LunSet, lun: int, realize: bool = True) -> None:
+        """Remove a LUN; from the model only when not ``realize`` (its target is gone from
+        LIO already)."""
         entry = lun_set.entries[lun]
-        if lun_set.realized:
+        if lun_set.realized and realize:
             self.realizer.remove_lun(lun_set.mapping(lun, entry))
         del lun_set.entries[lun]
         device = self.devices.devices.get(entry.device)
