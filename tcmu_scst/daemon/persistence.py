@@ -12,8 +12,11 @@ the mount from the daemon itself would wait for it.  A save must not stop the tr
 readers either: reading a thousand devices and targets takes seconds.  So it reads piece by
 piece, each piece under the tree's lock, and keeps what it read only if the tree's
 ``generation`` (one more after every change) was the same before and after: then it saw the
-tree between two commands, never in the middle of one.  If a change came meanwhile, it reads
-again holding ``commands`` (no change can come, readers still get in).  Formatting and
+tree between two commands, never in the middle of one.  If a change came meanwhile, the
+burst goes on: it tries again at its next pause, and reads holding ``commands`` (no change
+can come, readers still get in) only once the oldest unsaved change has waited
+``LAG_LIMIT_SECONDS``, so that a stream of changes that never pauses is saved too, and
+commands are not held up behind a save at every turn of a long burst.  Formatting and
 writing the file happen outside both locks.
 
 A save costs the daemon's CPU in proportion to the configuration, so a burst of writes (a
@@ -46,7 +49,8 @@ log = logging.getLogger(__name__)
 DEFAULT_CONFIG = "/var/lib/tcmu-scst/scst.conf"
 DEBOUNCE_SECONDS = 0.2  # a pause this long ends a burst of writes
 MAX_DELAY_SECONDS = 1.0  # a burst that goes on is saved at least this often ...
-SAVE_SPACING = 4.0  # ... or, when saves are slow, this many times the last save's duration
+SAVE_SPACING = 8.0  # ... or, when saves are slow, this many times the last save's duration
+LAG_LIMIT_SECONDS = 30.0  # past this, a change is saved holding commands back for the read
 HEADER = "# Saved by tcmu-scstd after every change; restored at start. scst.conf format."
 
 
@@ -66,6 +70,7 @@ class Persistence:
         self._progress = threading.Condition()
         self._flagged = 0
         self._covered = 0
+        self._unsaved_since: float | None = None  # when the oldest unsaved change came
 
     # -- start -----------------------------------------------------------------------------
 
@@ -131,6 +136,8 @@ class Persistence:
         if not self._paused:
             with self._progress:
                 self._flagged += 1
+                if self._unsaved_since is None:
+                    self._unsaved_since = time.monotonic()
             self._changed.set()
 
     def settle(self, timeout: float | None = None) -> bool:
@@ -167,25 +174,39 @@ class Persistence:
         self._changed.clear()
         with self._progress:
             covering = self._flagged
-        self.save()
+        if not self.save(force=self._stopping.is_set()):
+            self._changed.set()  # the burst went on: at its next pause
+            return
         with self._progress:
             self._covered = max(self._covered, covering)
+            if self._flagged == covering:
+                self._unsaved_since = None
             self._progress.notify_all()
 
-    def read(self) -> ScstConfig:
-        """The tree's configuration, as of one moment between two changes."""
+    def read(self, force: bool = True) -> ScstConfig | None:
+        """The tree's configuration, as of one moment between two changes; None when a
+        change came during the read, unless ``force`` or the oldest unsaved change has
+        waited ``LAG_LIMIT_SECONDS`` (then it reads again with commands held back)."""
         before = self.tree.generation
         config, _ = read_running(self.sysfs)
         with self.tree.lock:
             if self.tree.generation == before:
                 return config
+        since = self._unsaved_since
+        if not force and since is not None and time.monotonic() - since < LAG_LIMIT_SECONDS:
+            return None
         with self.tree.commands:  # changes wait for this read; readers do not
             return read_running(self.sysfs)[0]
 
-    def save(self) -> None:
+    def save(self, force: bool = True) -> bool:
+        """Save the tree now; False when ``force`` is not given and the tree changed while
+        it was read (see :meth:`read`): nothing was written."""
         started = time.monotonic()
         try:
-            config = self.read()
+            config = self.read(force)
+            if config is None:
+                log.debug("the tree changed while it was read; saving at the next pause")
+                return False
             text = format_config(config, header=HEADER, keep_empty=True)
             if text != self._last_text:
                 save_atomically(self.path, text, has_secrets(config))
@@ -193,7 +214,9 @@ class Persistence:
                 log.debug("configuration saved to %s", self.path)
         except OSError as error:
             log.error("cannot save the configuration to %s: %s", self.path, error)
-        self._last_save_seconds = time.monotonic() - started
+        finally:
+            self._last_save_seconds = time.monotonic() - started
+        return True
 
     def stop(self) -> None:
         """Stop saving; a change not yet saved is saved now."""
