@@ -4,7 +4,7 @@ targetcli lists ``backstores/user:<handler>`` only for handlers that a service o
 ``org.kernel.TCMUService1`` on the system bus reports through the ObjectManager interface
 (tcmu-runner does that for its own handlers).  Without it, our TCMU storage objects appear
 in targetcli only where LUNs use them.  So the daemon answers the same questions for
-every handler it serves (each handler's declaration, see handlers.registry): targetcli then
+every handler it serves (the built-in ones and any installed as plugins): targetcli then
 shows each device under its handler.
 
 Creating a device from targetcli would make a TCMU object that no worker of ours serves, so
