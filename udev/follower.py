@@ -35,8 +35,8 @@ from dataclasses import dataclass
 from ..compat_sysfs.devices import Device
 from ..compat_sysfs.scst import ScstSystem
 from ..handlers.block_hotplug import BACKING
-from ..handlers.params import identity as handler_identity
-from ..handlers.vdisk_blockio import HANDLER, VENDOR
+from ..handlers.registry import device_identity
+from ..handlers.vdisk_blockio import HANDLER
 from .events import DiskEvent
 from .ownership import is_own_export
 from .policy import AutoExportRule, HotplugConfig
@@ -112,8 +112,7 @@ class HotplugFollower:
     def own_export(self, event: DiskEvent) -> bool:
         vendors, serials = [], []
         for device in self.registry.values():
-            ident = handler_identity(device.name, device.params,
-                                     VENDOR if device.handler == HANDLER else "SCST_FIO")
+            ident = device_identity(device.handler, device.name, device.params)
             vendors.append(ident.vendor)
             serials.append(ident.usn)
         return is_own_export(event, vendors, serials)

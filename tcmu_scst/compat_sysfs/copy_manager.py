@@ -22,7 +22,7 @@ from __future__ import annotations
 import errno
 import logging
 
-from .declarations import READ_ONLY_HANDLERS
+from ..handlers.registry import declaration_of
 from .devices import Device, DeviceRegistry
 from .grammar import c_integer, invalid, next_word, split_command, words
 from .help_text import INI_GROUPS_USAGE
@@ -83,7 +83,7 @@ class CopyManager:
                       "delete devices first")
 
     def _admit(self, device: Device, read_only: bool) -> None:
-        if read_only or device.read_only or device.handler in READ_ONLY_HANDLERS:
+        if read_only or device.read_only or declaration_of(device.handler).always_read_only:
             raise invalid(f"{COPY_MANAGER_TARGET}: the copy manager does not take read-only "
                           f"devices ({device.name}); only their automatic LUN, given when "
                           "they are created, puts them in its reach")

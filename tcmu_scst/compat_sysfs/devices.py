@@ -1,5 +1,9 @@
 """SCST devices and the ``handlers/`` side of the tree: add_device, del_device, attributes.
 
+Every handler is known from its declaration alone (``handlers.api``, found through
+``handlers.registry``): its directory, parameters, attribute files and rules come from there,
+so nothing here names a handler.
+
 A device is validated completely before anything changes: its parameters against the
 handler's declaration, then by opening it with the very handler code that will serve it (so
 a missing file, a FIFO or a directory, or a regular file given to vdisk_blockio fail here;
@@ -15,20 +19,10 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 
+from ..handlers.api import INERT, Access, HandlerDeclaration, Key, Param, without_inert
 from ..handlers.backing_files import check_backing_path
 from ..handlers.params import IDENTITY_LIMITS
-from ..handlers.params import identity as handler_identity
-from ..handlers.registry import open_scsi_device
-from .declarations import (
-    ADVERTISED,
-    DEVICE_NAME_LIMIT,
-    HANDLER_PARAMS,
-    HANDLER_TYPES,
-    INERT,
-    Access,
-    Key,
-    Param,
-)
+from ..handlers.registry import declaration_of, declarations, device_identity, open_scsi_device
 from .entry_names import check_entry_name
 from .grammar import invalid, next_word, parameters, split_command, words
 from .help_text import handler_usage
@@ -37,9 +31,7 @@ from .realizer import DeviceRequest, Realizer
 
 log = logging.getLogger(__name__)
 
-# fileio parses with no allow-list in SCST: these are accepted beyond the advertised ones
-FILEIO_EXTRA = ("size", "size_mb", "dummy", "lb_per_pb_exp")
-CDROM_BLOCK_SIZE = 2048
+DEVICE_NAME_LIMIT = 64
 
 
 @dataclass
@@ -61,7 +53,7 @@ class Device:
     block_size: int
     exports: list[Export] = field(default_factory=list)
     export_counter: int = 0
-    offline: bool = False  # vdisk_blockio: its block device is gone (the udev watcher says)
+    offline: bool = False  # its block device is gone (the udev watcher says)
 
     def value(self, param: Param) -> str:
         return self.params.get(param.name, param.default)
@@ -154,11 +146,12 @@ class DeviceRegistry:
         if name in self.devices:
             raise OSError(errno.EEXIST, f"device {name!r} already exists "
                           f"(handler {self.devices[name].handler})")
-        params = self._checked_params(handler, parameters(parameter_text))
+        declaration = declaration_of(handler)
+        params = self._checked_params(declaration, parameters(parameter_text))
         # nothing has changed yet, and nothing is changed until the worker serves: a failed
         # start leaves the tree as it was (the realizer undoes its own steps)
         with self.outside_lock():
-            size, block = self._probe(handler, name, params)
+            size, block = self._probe(declaration, name, params)
             request = DeviceRequest(name, handler, params, size, block)
             self.realizer.create_device(request)
         device = Device(name, handler, params, size, block)
@@ -181,22 +174,22 @@ class DeviceRegistry:
         for listener in self.after_delete:
             listener(device)
 
-    def _checked_params(self, handler: str, pairs: list[tuple[str, str]]) -> dict[str, str]:
-        allowed = set(ADVERTISED[handler])
-        if handler == "vdisk_fileio":
-            allowed |= set(FILEIO_EXTRA)
+    @staticmethod
+    def _checked_params(declaration: HandlerDeclaration,
+                        pairs: list[tuple[str, str]]) -> dict[str, str]:
+        allowed = declaration.accepted
         params: dict[str, str] = {}
         for name, value in pairs:
             if name not in allowed:
-                raise invalid(f"Unknown parameter {name!r} for {handler}; the parameters are: "
-                              f"{', '.join(ADVERTISED[handler])}")
+                raise invalid(f"Unknown parameter {name!r} for {declaration.name}; the "
+                              f"parameters are: {', '.join(declaration.advertised)}")
             if name == "filename" and name in params:
                 raise invalid("filename given twice")
             if name in INERT and value not in INERT[name]:
                 raise invalid(f"{name}={value} is not supported here; accepted: "
                               f"{', '.join(repr(v) for v in INERT[name])}")
             params[name] = value
-        if handler in ("vdisk_fileio", "vdisk_blockio"):
+        if declaration.filename_required:
             filename = params.get("filename")
             if not filename:
                 raise invalid("File name required: add filename=/absolute/path")
@@ -204,12 +197,13 @@ class DeviceRegistry:
                 raise invalid(f"filename {filename!r} must be an absolute path")
         return params
 
-    def _probe(self, handler: str, name: str, params: dict[str, str]) -> tuple[int, int]:
+    @staticmethod
+    def _probe(declaration: HandlerDeclaration, name: str,
+               params: dict[str, str]) -> tuple[int, int]:
         """Open the device as its worker will, for its size and any error, then close it."""
-        if handler == "vcdrom":
-            return 0, CDROM_BLOCK_SIZE
-        handler_params = {key: value for key, value in params.items() if key not in INERT}
-        device = open_scsi_device(handler, name, handler_params)
+        if not declaration.opened_at_creation:
+            return 0, declaration.fixed_block_size
+        device = open_scsi_device(declaration.name, name, without_inert(params))
         try:
             backend = device.backend  # type: ignore[attr-defined]
             return backend.size, device.block_size  # type: ignore[attr-defined]
@@ -225,7 +219,8 @@ class DeviceRegistry:
         if param.name == "resync_size":
             self.realizer.set_device_attribute(device.name, "resync_size", "1")
             return
-        if param.name == "filename" and device.handler == "vcdrom":
+        if param.name == "filename":
+            # only a removable medium's filename is writable (see api.Param)
             if value and not value.startswith("/"):
                 raise invalid(f"filename {value!r} must be an absolute path (empty ejects)")
             if value:
@@ -263,9 +258,9 @@ class DeviceRegistry:
                 value = str(int(value or "0", 0) & 1)
         return value + ("\n[key]\n" if _key(param, device, value) else "\n")
 
-    def _identity_default(self, device: Device, name: str) -> str:
-        vendor = "SCST_BIO" if device.handler == "vdisk_blockio" else "SCST_FIO"
-        ident = handler_identity(device.name, device.params, vendor)
+    @staticmethod
+    def _identity_default(device: Device, name: str) -> str:
+        ident = device_identity(device.handler, device.name, device.params)
         return {"t10_dev_id": ident.t10_dev_id, "usn": ident.usn, "t10_vend_id": ident.vendor,
                 "prod_id": ident.product}[name]
 
@@ -275,14 +270,15 @@ class DeviceRegistry:
         return self._directories.get(device, lambda: self._new_device_directory(device))
 
     def _new_device_directory(self, device: Device) -> Directory:
+        declaration = declaration_of(device.handler)
         children: dict[str, Node] = {
-            "type": Attribute(read=lambda: HANDLER_TYPES[device.handler] + "\n"),
+            "type": Attribute(read=lambda: declaration.scsi_type.sysfs_text + "\n"),
             "handler": Link(f"../../handlers/{device.handler}"),
             "exported": Directory(lambda: {
                 f"export{export.number}": Link(f"../../../{export.lun_path}")
                 for export in device.exports}),
         }
-        for param in HANDLER_PARAMS[device.handler]:
+        for param in declaration.params:
             if param.access is Access.NONE:
                 continue
             children[param.name] = self._attribute_node(device, param)
@@ -306,11 +302,13 @@ class DeviceRegistry:
                                lambda name, device: self.device_directory(device))
 
     def handler_directory(self, handler: str) -> Directory:
+        declaration = declaration_of(handler)
+
         def own() -> dict[str, Node]:
             return {
-                "mgmt": Attribute(read=lambda: handler_usage(handler),
+                "mgmt": Attribute(read=lambda: handler_usage(declaration),
                                   write=lambda text: self.mgmt(handler, text)),
-                "type": Attribute(read=lambda: HANDLER_TYPES[handler] + "\n"),
+                "type": Attribute(read=lambda: declaration.scsi_type.sysfs_text + "\n"),
                 "trace_level": Attribute(read=lambda: "out_of_mem | minor | pid | line | "
                                          "function | special | mgmt | mgmt_dbg\n"),
             }
@@ -321,4 +319,4 @@ class DeviceRegistry:
 
     def handlers_directory(self) -> Directory:
         return Directory(fixed({handler: self.handler_directory(handler)
-                                for handler in HANDLER_TYPES}))
+                                for handler in declarations()}))

@@ -6,7 +6,7 @@ Their layout is what SCST tools parse: the ``Usage:`` lines, the "where paramete
 
 from __future__ import annotations
 
-from .declarations import creation_params
+from ..handlers.api import HandlerDeclaration
 from .names import ACCESS_LIMITS_LABEL, ACCESS_MODE, EXACT_NAMES
 
 PARAMETERS_LINE = "where parameters are one or more param_name=value pairs separated by ';'"
@@ -18,10 +18,10 @@ def _usage(commands: list[str]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def handler_usage(handler: str) -> str:
+def handler_usage(declaration: HandlerDeclaration) -> str:
     text = _usage(["add_device device_name [parameters]", "del_device device_name"])
     text += f"\n{PARAMETERS_LINE}\n\n"
-    text += f"The following parameters available: {', '.join(creation_params(handler))}\n"
+    text += f"The following parameters available: {', '.join(declaration.advertised)}\n"
     return text
 
 

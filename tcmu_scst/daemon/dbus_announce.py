@@ -4,8 +4,8 @@ targetcli lists ``backstores/user:<handler>`` only for handlers that a service o
 ``org.kernel.TCMUService1`` on the system bus reports through the ObjectManager interface
 (tcmu-runner does that for its own handlers).  Without it, our TCMU storage objects appear
 in targetcli only where LUNs use them.  So the daemon answers the same questions for
-``vdisk_fileio``, ``vdisk_blockio``, ``vdisk_nullio`` and ``vcdrom``: targetcli then shows
-each device under its handler.
+every handler it serves (the built-in ones and any installed as plugins): targetcli then
+shows each device under its handler.
 
 Creating a device from targetcli would make a TCMU object that no worker of ours serves, so
 ``CheckConfig`` refuses and says where devices are made instead (the SCST tree).

@@ -29,7 +29,6 @@ import logging
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from ..compat_sysfs.declarations import INERT
 from ..compat_sysfs.names import ALLOW_NOT_CONNECTED_COPY, COPY_MANAGER
 from ..compat_sysfs.realizer import (
     AluaLayout,
@@ -43,6 +42,7 @@ from ..compat_sysfs.sessions import scst_sid
 from ..dataplane.spec import DeviceSpec
 from ..dataplane.supervisor import Supervisor
 from ..handlers.alua import ALUA_ATTRIBUTE
+from ..handlers.api import without_inert
 from ..handlers.copy_reach import ReachEntry, ReachWriter
 from ..handlers.registry import device_identity
 from ..lio import (
@@ -162,7 +162,7 @@ class LioRealizer:
     # --- devices --------------------------------------------------------------------------
 
     def create_device(self, request: DeviceRequest) -> None:
-        params = {key: value for key, value in request.params.items() if key not in INERT}
+        params = without_inert(request.params)
         size = request.size or request.block_size  # an empty CD-ROM still needs a size
         hba = unused_hba_index(self.fs, start=HBA_BASE)
         backstore = create_user_backstore(request.name, hba, request.handler, request.name,

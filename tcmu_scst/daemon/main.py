@@ -25,7 +25,7 @@ from ..compat_sysfs.fuse_mount import mount
 from ..compat_sysfs.kernel_log import KernelLog
 from ..compat_sysfs.scst import ScstSystem
 from ..dataplane.spec import DEFAULT_CONFIGFS
-from ..handlers.registry import HANDLER_MODULES
+from ..handlers.registry import handler_names
 from ..udev.policy import load_config
 from ..udev.watcher import HotplugWatcher
 from .dbus_announce import HandlerAnnouncer
@@ -118,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
              arguments.configfs)
     announcer = None
     if not arguments.no_dbus:
-        announcer = HandlerAnnouncer(HANDLER_MODULES, arguments.mountpoint)
+        announcer = HandlerAnnouncer(handler_names(), arguments.mountpoint)
         announcer.start()
     try:
         if watcher is not None:

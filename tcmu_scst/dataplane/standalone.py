@@ -24,6 +24,8 @@ import sys
 import threading
 from pathlib import Path
 
+from ..handlers.api import HandlerDeclaration
+from ..handlers.registry import declaration_of
 from ..lio.backstore import create_user_backstore, remove_user_backstore
 from ..lio.iscsi import IscsiTarget
 from ..lio.loopback import LoopbackExport
@@ -32,7 +34,7 @@ from .supervisor import Supervisor
 
 log = logging.getLogger("tcmu_scst.standalone")
 SIZE_SUFFIXES = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
-CD_BLOCK_SIZE = 2048
+DEFAULT_BLOCK_SIZE = 512
 
 
 def parse_size(text: str) -> int:
@@ -81,13 +83,14 @@ def serve_control_fifo(path: Path, supervisor: Supervisor, device: str) -> None:
                 os.replace(temporary, reply)
 
 
-def default_size(handler: str, params: dict[str, str]) -> int:
-    """The backstore size when none is given: the image's, or one block for an empty CD."""
+def default_size(declaration: HandlerDeclaration, params: dict[str, str]) -> int:
+    """The backstore size when none is given: the image's, or one block for a device that
+    is not opened at creation (an empty CD-ROM drive)."""
     filename = params.get("filename")
     if filename:
         return os.stat(filename).st_size
-    if handler == "vcdrom":
-        return CD_BLOCK_SIZE
+    if not declaration.opened_at_creation:
+        return declaration.fixed_block_size
     raise SystemExit("--size is needed when there is no filename")
 
 
@@ -117,11 +120,12 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
 
     params = dict(item.split("=", 1) for item in arguments.param)
+    declaration = declaration_of(arguments.handler)
     size = arguments.size
     if size is None:
-        size = default_size(arguments.handler, params)
-    default_block_size = CD_BLOCK_SIZE if arguments.handler == "vcdrom" else 512
-    block_size = int(params.get("blocksize", default_block_size))
+        size = default_size(declaration, params)
+    block_size = int(params.get("blocksize",
+                                declaration.fixed_block_size or DEFAULT_BLOCK_SIZE))
     spec = DeviceSpec(arguments.name, arguments.handler, arguments.hba, params,
                       arguments.configfs)
     backstore = create_user_backstore(arguments.name, arguments.hba, arguments.handler,

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
 
 from .alua import ALUA_ATTRIBUTE, AluaView
+from .api import DIRECT_ACCESS_DEVICE
 from .backend import Backend
 from .identity import Identity
 from .outcome import Deferred, Outcome
@@ -54,7 +55,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 CommandFunction = Callable[["ScsiDevice", "Command"], "Outcome | Deferred"]
-DIRECT_ACCESS = 0x00
+DIRECT_ACCESS = DIRECT_ACCESS_DEVICE.number
 MODE_PAGE_ERROR_RECOVERY = 0x01
 MODE_PAGE_CACHING = 0x08
 MODE_PAGE_CONTROL = 0x0A

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 CRC32C_POLYNOMIAL = 0x82F63B78  # Castagnoli, reflected
 T10_VENDOR_DESIGNATOR, EUI64_DESIGNATOR = 0x1, 0x2  # designator types (SPC)
+DEFAULT_REVISION = "3110"  # SCST's product revision level unless prod_rev_lvl is given
 
 
 def _crc32c_table() -> list[int]:
@@ -53,7 +54,7 @@ class Identity:
     name: str
     vendor: str = "SCST_FIO"
     product: str = ""
-    revision: str = "3110"
+    revision: str = DEFAULT_REVISION
     t10_dev_id: str = ""
     usn: str = ""
     setup_id: int = 0

@@ -13,7 +13,7 @@ import logging
 from collections.abc import Mapping
 
 from .disk import DiskSettings
-from .identity import Identity
+from .identity import DEFAULT_REVISION, Identity
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +80,7 @@ def identity(name: str, params: Mapping[str, str], vendor: str) -> Identity:
             raise invalid(f"{key} is longer than {limit} characters")
     return Identity(name, vendor=params.get("t10_vend_id", vendor),
                     product=params.get("prod_id", ""),
-                    revision=params.get("prod_rev_lvl", "3110"),
+                    revision=params.get("prod_rev_lvl", DEFAULT_REVISION),
                     t10_dev_id=params.get("t10_dev_id", ""),
                     usn=params.get("usn", ""),
                     setup_id=int(params.get("setup_id", "0"), 0))

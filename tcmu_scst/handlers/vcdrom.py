@@ -21,6 +21,7 @@ import weakref
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, ClassVar
 
+from .api import CD_ROM_DEVICE, Access, HandlerDeclaration, Key, Param
 from .backend import FileBackend
 from .backing_files import check_backing_path
 from .disk import SAM_5, SPC_4, CommandFunction, ScsiDevice
@@ -39,6 +40,7 @@ from .mmc import (
 from .outcome import Deferred, Outcome
 from .params import identity
 from .sense import CHECK_CONDITION, NOT_READY, UNIT_ATTENTION, CheckCondition
+from .vdisk_attributes import CDROM_IDENTITY, MEASURED_SIZE, TASK_SET_TYPE
 
 if TYPE_CHECKING:
     from ..uio.ring import Command
@@ -47,7 +49,7 @@ log = logging.getLogger(__name__)
 
 HANDLER = "vcdrom"
 VENDOR = "SCST_FIO"
-CD_DVD = 0x05
+CD_DVD = CD_ROM_DEVICE.number
 MMC_5 = 0x0420
 MODE_PAGE_READ_ERROR_RECOVERY = 0x01
 MODE_PAGE_CD_DEVICE_PARAMETERS = 0x0D
@@ -212,3 +214,25 @@ class CdromDevice(ScsiDevice):
 def create(name: str, params: Mapping[str, str]) -> CdromDevice:
     """A vcdrom device; ``filename`` (not a creation parameter in SCST) starts it loaded."""
     return CdromDevice(identity(name, params, VENDOR), params.get("filename") or None)
+
+
+DECLARATION = HandlerDeclaration(
+    name=HANDLER,
+    scsi_type=CD_ROM_DEVICE,
+    vendor=VENDOR,
+    params=(
+        # no creation parameter in SCST: a drive is made empty, the disc written here
+        Param("filename", "", creation=False, access=Access.READ_WRITE, key=Key.WHEN_SET,
+              help="the disc image, an absolute path; write another to change the disc, "
+                   "an empty value ejects it"),
+        TASK_SET_TYPE,
+        *MEASURED_SIZE,
+        *CDROM_IDENTITY,
+    ),
+    advertised=("tst",),
+    always_read_only=True,  # SCST's vcdrom sets rd_only
+    # a new drive is empty: nothing to open for its size
+    opened_at_creation=False,
+    fixed_block_size=CD_BLOCK_SIZE,
+    create=create,
+)

@@ -16,11 +16,13 @@ from __future__ import annotations
 import errno
 from collections.abc import Mapping
 
+from .api import DIRECT_ACCESS_DEVICE, HandlerDeclaration, Key, Param
 from .block_backend import BlockBackend
 from .block_hotplug import BACKING, BlockioDevice, DetachedBackend
 from .disk import DiskSettings
 from .identity import Identity
 from .params import disk_settings, identity
+from .vdisk_attributes import BACKED, COMMON_DISK
 
 HANDLER = "vdisk_blockio"
 VENDOR = "SCST_BIO"
@@ -76,3 +78,20 @@ def create(name: str, params: Mapping[str, str]) -> BlockioDevice:
     if not where:
         return offline_device(name, params["filename"], settings, ident)
     return open_device(name, where, settings, ident, given=params)
+
+
+DECLARATION = HandlerDeclaration(
+    name=HANDLER,
+    scsi_type=DIRECT_ACCESS_DEVICE,
+    vendor=VENDOR,
+    params=(*BACKED, *COMMON_DISK,
+            # not SCST's, so never a key: the state of the block device, not a setting
+            Param("offline", "0", creation=False, key=Key.NEVER,
+                  help="1 while the block device is gone (udev hotplug)")),
+    advertised=("active", "bind_alua_state", "blocksize", "cluster_mode", "dif_filename",
+                "dif_mode", "dif_static_app_tag", "dif_type", "filename", "numa_node_id",
+                "nv_cache", "read_only", "removable", "rotational", "thin_provisioned",
+                "tst", "t10_dev_id", "write_through"),
+    filename_required=True,
+    create=create,
+)

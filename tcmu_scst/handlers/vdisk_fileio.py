@@ -5,11 +5,13 @@ from __future__ import annotations
 import errno
 from collections.abc import Mapping
 
+from .api import DIRECT_ACCESS_DEVICE, HandlerDeclaration, flag_param
 from .backend import open_file_backend
 from .backing_files import check_backing_path
 from .disk import BlockDevice, DiskSettings
 from .identity import Identity
 from .params import disk_settings, identity
+from .vdisk_attributes import BACKED, COMMON_DISK
 
 HANDLER = "vdisk_fileio"
 VENDOR = "SCST_FIO"
@@ -35,3 +37,21 @@ def create(name: str, params: Mapping[str, str]) -> BlockDevice:
         raise OSError(errno.EINVAL, f"filename {params['filename']!r} must be absolute")
     return open_device(name, params["filename"], disk_settings(params),
                        identity(name, params, VENDOR))
+
+
+DECLARATION = HandlerDeclaration(
+    name=HANDLER,
+    scsi_type=DIRECT_ACCESS_DEVICE,
+    vendor=VENDOR,
+    params=(*BACKED, *COMMON_DISK,
+            flag_param("o_direct", "1: the backing file is read and written with O_DIRECT, "
+                       "past the page cache")),
+    advertised=("active", "async", "bind_alua_state", "blocksize", "cluster_mode",
+                "dif_filename", "dif_mode", "dif_static_app_tag", "dif_type", "filename",
+                "numa_node_id", "nv_cache", "o_direct", "read_only", "removable",
+                "rotational", "thin_provisioned", "tst", "t10_dev_id", "write_through"),
+    # SCST's fileio parses with no allow-list: these are accepted beyond the advertised ones
+    accepted_extra=("size", "size_mb", "dummy", "lb_per_pb_exp"),
+    filename_required=True,
+    create=create,
+)

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from .api import DIRECT_ACCESS_DEVICE, Access, HandlerDeclaration, Key, Param, flag_param
 from .backend import NullBackend
 from .disk import BlockDevice, DiskSettings
 from .identity import Identity
 from .params import disk_settings, identity, invalid, number
+from .vdisk_attributes import COMMON_DISK
 
 HANDLER = "vdisk_nullio"
 VENDOR = "SCST_FIO"
@@ -34,3 +36,24 @@ def create(name: str, params: Mapping[str, str]) -> BlockDevice:
     device = open_device(name, size, settings, identity(name, params, VENDOR))
     device.dummy = bool(dummy)
     return device
+
+
+DECLARATION = HandlerDeclaration(
+    name=HANDLER,
+    scsi_type=DIRECT_ACCESS_DEVICE,
+    vendor=VENDOR,
+    params=(
+        *COMMON_DISK,
+        # [key] unless at the default: a saved creation parameter (size_mb never is)
+        Param("size", str(DEFAULT_SIZE), access=Access.READ_ONLY,
+              help="size in bytes (default 2.5 TiB)"),
+        Param("size_mb", creation=True, access=Access.READ_ONLY, key=Key.NEVER,
+              help="size in MiB, instead of size"),
+        flag_param("dummy", "1: INQUIRY says no device is here (peripheral qualifier 1, "
+                   "type 1Fh)"),
+    ),
+    advertised=("blocksize", "cluster_mode", "dif_mode", "dif_static_app_tag", "dif_type",
+                "dummy", "numa_node_id", "read_only", "removable", "rotational", "size",
+                "size_mb", "tst", "t10_dev_id"),
+    create=create,
+)

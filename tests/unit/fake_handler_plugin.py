@@ -1,0 +1,52 @@
+"""A handler as a separately installed distribution would declare it, for the registry tests.
+
+It uses only the public handler API and the device classes: a disk of ``size_mb`` MiB
+whose reads return zeros, read-only on request.  The tests register it under the
+entry-point group ``tcmu_scst.handlers`` by faking the installed metadata.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import replace
+
+from tcmu_scst.handlers.api import (
+    DIRECT_ACCESS_DEVICE,
+    HandlerDeclaration,
+    Key,
+    Param,
+    flag_param,
+)
+from tcmu_scst.handlers.backend import NullBackend
+from tcmu_scst.handlers.disk import BlockDevice, DiskSettings
+from tcmu_scst.handlers.params import identity, invalid, number
+
+NAME = "test_zeros"
+VENDOR = "TESTPLUG"
+REFERENCE = f"{__name__}:DECLARATION"
+
+
+def create(name: str, params: Mapping[str, str]) -> BlockDevice:
+    size = number(params, "size_mb") << 20 if "size_mb" in params else 1 << 20
+    if size <= 0:
+        raise invalid(f"size_mb={params['size_mb']}: give a positive number of MiB")
+    settings = DiskSettings(read_only="read_only" in params
+                            and bool(number(params, "read_only") & 1))
+    return BlockDevice(identity(name, params, VENDOR), NullBackend(size), settings)
+
+
+DECLARATION = HandlerDeclaration(
+    name=NAME,
+    scsi_type=DIRECT_ACCESS_DEVICE,
+    vendor=VENDOR,
+    params=(
+        Param("size_mb", "1", key=Key.NON_DEFAULT, help="size in MiB"),
+        flag_param("read_only", "1: initiators may only read"),
+    ),
+    advertised=("read_only", "size_mb"),
+    create=create,
+)
+# the same handler again, as a second distribution claiming the name would declare it
+SECOND_CLAIM = replace(DECLARATION, vendor="OTHER")
+# a declaration whose name is not its entry point's
+MISNAMED = replace(DECLARATION, name="test_other")
