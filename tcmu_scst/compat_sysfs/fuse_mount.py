@@ -49,7 +49,15 @@ from typing import Any
 
 from tcmu_scst.compat_sysfs.kernel_log import KernelLog
 from tcmu_scst.compat_sysfs.names import DIRECTORY_XATTR
-from tcmu_scst.compat_sysfs.nodes import DIRECTORY, Attribute, Directory, Link, Node, Tree
+from tcmu_scst.compat_sysfs.nodes import (
+    DIRECTORY,
+    Attribute,
+    Directory,
+    Link,
+    Node,
+    Tree,
+    error_number,
+)
 from tcmu_scst.compat_sysfs.one_command import check_write_call
 from tcmu_scst.compat_sysfs.snapshot_xattr import encode_snapshot
 
@@ -64,11 +72,6 @@ MAX_THREADS = 16
 MAX_IDLE_THREADS = 4
 _STALE = (errno.ENOTCONN, errno.ECONNABORTED)
 ENOATTR = errno.ENODATA  # Linux's name for "no such extended attribute"
-
-
-def error_number(error: OSError) -> int:
-    """An error's errno for a client, EIO where it has none."""
-    return error.errno if isinstance(error.errno, int) and error.errno > 0 else errno.EIO
 
 
 class MountError(RuntimeError):

@@ -23,6 +23,11 @@ from .one_command import check_command
 
 MGMT = "mgmt"  # the management file of a directory, written with commands, read for help
 
+
+def error_number(error: OSError) -> int:
+    """An error's errno for a client, EIO where it has none."""
+    return error.errno if isinstance(error.errno, int) and error.errno > 0 else errno.EIO
+
 # File modes as SCST's sysfs shows them
 READ_WRITE = stat.S_IFREG | 0o644
 READ_ONLY = stat.S_IFREG | 0o444

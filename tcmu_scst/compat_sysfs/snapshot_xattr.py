@@ -19,18 +19,27 @@ import errno
 import json
 import stat
 from collections import deque
+from collections.abc import Iterator
 from typing import Any
 
 from .names import XATTR_SIZE_MAX
-from .nodes import Tree
+from .nodes import Tree, error_number
 
 NESTED_BUDGET = XATTR_SIZE_MAX // 2  # subdirectories are added while the answer is smaller
 
 
 def _flat(tree: Tree, path: str) -> dict[str, list[Any]]:
     """One directory's entries in the wire form, subdirectories not included."""
-    return {name: [mode, (shown.errno or errno.EIO) if isinstance(shown, OSError) else shown]
+    return {name: [mode, error_number(shown) if isinstance(shown, OSError) else shown]
             for name, (mode, shown) in tree.snapshot(path).items()}
+
+
+def _subdirectories(entries: dict[str, list[Any]],
+                    where: str) -> Iterator[tuple[dict[str, list[Any]], str, str]]:
+    """(the entries holding it, its path, its name) of each subdirectory not included yet."""
+    for name, (mode, shown) in entries.items():
+        if shown is None and stat.S_ISDIR(mode):
+            yield entries, f"{where.rstrip('/')}/{name}", name
 
 
 def _size(entries: dict[str, list[Any]]) -> int:
@@ -43,9 +52,7 @@ def encode_snapshot(tree: Tree, path: str) -> bytes:
     with tree.lock:
         top = _flat(tree, path)
         size = _size(top)
-        pending = deque((top, f"{path.rstrip('/')}/{name}", name)
-                        for name, (mode, shown) in top.items() if shown is None
-                        and stat.S_ISDIR(mode))
+        pending = deque(_subdirectories(top, path))
         while pending and size < NESTED_BUDGET:
             parent, where, name = pending.popleft()
             nested = _flat(tree, where)
@@ -54,9 +61,7 @@ def encode_snapshot(tree: Tree, path: str) -> bytes:
                 break
             parent[name][1] = nested
             size += added
-            pending.extend((nested, f"{where}/{child}", child)
-                           for child, (mode, shown) in nested.items()
-                           if shown is None and stat.S_ISDIR(mode))
+            pending.extend(_subdirectories(nested, where))
     encoded = json.dumps(top).encode("utf-8")
     if len(encoded) > XATTR_SIZE_MAX:  # the kernel could not pass it: the caller reads
         raise OSError(errno.E2BIG, f"{path}: entries too large for one request")

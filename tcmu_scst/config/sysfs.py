@@ -180,8 +180,7 @@ class TreeAccess(Protocol):
 
     def read_many(self, relative: str, names: list[str]) -> dict[str, str | OSError]:
         """The files ``names`` of directory ``relative``, each as :meth:`read` gives it (or
-        the error it raised); in any order, possibly at once, possibly with other files of
-        the directory that came with them."""
+        the error it raised); in any order, possibly at once."""
         ...
 
     def snapshot(self, relative: str) -> dict[str, Entry] | None:
@@ -456,9 +455,7 @@ class ScstSysfs:
     def _kind(self, relative: str) -> str | None:
         relative = relative.strip("/")
         parent, _, name = relative.rpartition("/")
-        remembered = self._remembered
-        if remembered is None or not relative or (
-                remembered.after_write and parent not in remembered.listings):
+        if self._remembered is None or not relative or self._listing_too_costly(parent):
             try:
                 return self.access.kind(relative)
             except OSError:
@@ -473,12 +470,18 @@ class ScstSysfs:
         """In a scope, list the directory of ``relative`` (a snapshot of it brings its
         files' texts and links' targets along), unless that is the question a write made
         too costly to ask (see ``_Remembered.after_write``)."""
-        remembered = self._remembered
         parent = relative.strip("/").rpartition("/")[0]
-        if remembered is None or (remembered.after_write and parent not in remembered.listings):
+        if self._remembered is None or self._listing_too_costly(parent):
             return
         with contextlib.suppress(OSError):  # the entry's own call says why
             self._scan(parent)
+
+    def _listing_too_costly(self, directory: str) -> bool:
+        """After a write, a directory not listed since is not listed for one entry of it
+        (see ``_Remembered.after_write``)."""
+        remembered = self._remembered
+        return (remembered is not None and remembered.after_write
+                and directory not in remembered.listings)
 
     def _scan(self, relative: str) -> dict[str, str]:
         """Names and kinds in a directory (remembered in a :meth:`cached` scope)."""
@@ -673,17 +676,12 @@ class ScstSysfs:
             return
         paths = {name: f"{relative}/{name}".strip("/") for name in names}
         wanted = [name for name, path in paths.items() if path not in remembered.texts]
-        if not wanted:
-            return
         for name, outcome in self.access.read_many(relative, wanted).items():
-            path = f"{relative}/{name}".strip("/")
-            if path in remembered.texts:
-                continue  # read earlier in this scope: the first answer stands
             if isinstance(outcome, OSError):
                 if outcome.errno != errno.EAGAIN:
-                    remembered.texts[path] = self._error(outcome, path)
+                    remembered.texts[paths[name]] = self._error(outcome, paths[name])
             else:
-                remembered.texts[path] = outcome
+                remembered.texts[paths[name]] = outcome
 
     def mgmt_help(self, relative: str) -> MgmtHelp:
         """The usage text of ``relative`` (a ``mgmt`` file, or a directory holding one)."""
