@@ -1,6 +1,6 @@
 """SCST devices and the ``handlers/`` side of the tree: add_device, del_device, attributes.
 
-Every handler is known from its declaration alone (``handlers.api``, found through
+Every handler is known from its declaration alone (``handlers.declaration``, found through
 ``handlers.registry``): its directory, parameters, attribute files and rules come from there,
 so nothing here names a handler.
 
@@ -19,8 +19,8 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 
-from ..handlers.api import INERT, Access, HandlerDeclaration, Key, Param, without_inert
 from ..handlers.backing_files import check_backing_path
+from ..handlers.declaration import INERT, Access, HandlerDeclaration, Key, Param, without_inert
 from ..handlers.params import IDENTITY_LIMITS
 from ..handlers.registry import declaration_of, declarations, device_identity, open_scsi_device
 from .entry_names import check_entry_name

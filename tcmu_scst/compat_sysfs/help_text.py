@@ -6,7 +6,7 @@ Their layout is what SCST tools parse: the ``Usage:`` lines, the "where paramete
 
 from __future__ import annotations
 
-from ..handlers.api import HandlerDeclaration
+from ..handlers.declaration import HandlerDeclaration
 from .names import ACCESS_LIMITS_LABEL, ACCESS_MODE, EXACT_NAMES
 
 PARAMETERS_LINE = "where parameters are one or more param_name=value pairs separated by ';'"

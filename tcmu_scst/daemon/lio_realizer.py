@@ -42,8 +42,8 @@ from ..compat_sysfs.sessions import scst_sid
 from ..dataplane.spec import DeviceSpec
 from ..dataplane.supervisor import Supervisor
 from ..handlers.alua import ALUA_ATTRIBUTE
-from ..handlers.api import without_inert
 from ..handlers.copy_reach import ReachEntry, ReachWriter
+from ..handlers.declaration import without_inert
 from ..handlers.registry import device_identity
 from ..lio import (
     Chap,

@@ -79,11 +79,11 @@ def disk_lane(device: ScsiDevice, ring: Ring) -> DiskLane | None:
     without out-of-order completion) or the environment turned lanes off."""
     if os.environ.get(ENVIRONMENT_SWITCH, "1") == "0" or not isinstance(device, BlockDevice):
         return None
-    offer = getattr(device.backend, "lane_store", None)
+    offer = device.backend.lane_store()
     if offer is None or any(device.commands.get(opcode) is not function
                             for opcode, function in LANE_OPCODES.items()):
         return None
-    store, store_bytes = offer()
+    store, store_bytes = offer
     try:
         lane = FastLane(store, store_bytes, device.block_size,
                         device.backend.size // device.block_size)

@@ -24,7 +24,7 @@ import sys
 import threading
 from pathlib import Path
 
-from ..handlers.api import HandlerDeclaration
+from ..handlers.declaration import HandlerDeclaration
 from ..handlers.registry import declaration_of
 from ..lio.backstore import create_user_backstore, remove_user_backstore
 from ..lio.iscsi import IscsiTarget

@@ -16,7 +16,7 @@ import mmap
 import os
 import stat
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from ..uio.ring import zero_fill
 from .backing_files import open_backing
@@ -51,26 +51,75 @@ def file_system_magic(fd: int) -> int | None:
     return ctypes.c_long.from_buffer(buffer).value & 0xFFFFFFFF
 
 
-class Backend(Protocol):
-    size: int
-    # UNMAP support: whether deallocate() releases storage, and its preferred alignment
-    can_deallocate: bool
-    deallocate_granularity: int  # bytes (0: any)
-    max_deallocate_bytes: int  # bytes per call the backend handles well (0: unlimited)
+class Backend:
+    """Where a disk's blocks live: the few operations a handler's store provides.
 
-    def read(self, views: list[memoryview], offset: int, length: int, nowait: bool) -> None: ...
+    A store subclasses this and implements ``read`` and ``write``; everything else has a
+    default that is right for a store without the capability.  Capabilities are declared
+    here as class attributes (a subclass overrides them, or sets them per instance once it
+    knows), never probed: the SCSI layer reads them to decide what it advertises.
+
+    Errors: an operation raises :class:`~tcmu_scst.handlers.sense.CheckCondition` (e.g.
+    ``medium_error``) for what the initiator must see; ``BlockingIOError`` from a call made
+    with ``nowait=True`` means "not without sleeping" and the command is run again on an
+    I/O thread; anything else becomes HARDWARE ERROR / internal target failure.
+    """
+
+    size: int = 0  # bytes
+    # UNMAP: whether deallocate() releases storage, its preferred alignment and how much
+    # one call handles well
+    can_deallocate: bool = False
+    deallocate_granularity: int = 0  # bytes (0: any)
+    max_deallocate_bytes: int = 0  # bytes per call (0: unlimited)
+    deallocate_zeroes: bool = True  # released ranges read back as zeros (LBPRZ)
+    # calls never sleep on a device: served inline even when asked not to block
+    in_memory: bool = False
+    # it keeps what is written (WRITE AND VERIFY has something to compare against)
+    stores_data: bool = True
+    # its size can change under the device, so resync_size has something to do
+    resizable: bool = False
+
+    def read(self, views: list[memoryview], offset: int, length: int, nowait: bool) -> None:
+        """Fill ``views`` (``length`` bytes in all) from byte ``offset``."""
+        raise NotImplementedError
+
     def write(self, views: list[memoryview], offset: int, length: int, nowait: bool,
-              sync: bool) -> None: ...
-    def flush(self) -> None: ...
-    def close(self) -> None: ...
+              sync: bool) -> None:
+        """Store ``views`` (``length`` bytes) at ``offset``; ``sync``: on stable storage
+        before returning (FUA, write_through)."""
+        raise NotImplementedError
+
+    def flush(self) -> None:
+        """Make every completed write stable (SYNCHRONIZE CACHE)."""
+        return None
+
+    def close(self) -> None:
+        return None
+
     def deallocate(self, offset: int, length: int) -> None:
-        """Release the storage of a byte range; it reads as zeros afterwards."""
+        """Release the storage of a byte range; it reads as zeros afterwards (only called
+        when ``can_deallocate``)."""
+        return None
+
     def extents(self, offset: int, length: int) -> list[tuple[int, int, bool]]:
         """(offset, length, mapped) runs covering the range, for GET LBA STATUS."""
+        return [(offset, max(0, min(offset + length, self.size) - offset), True)]
+
+    def refresh_size(self) -> int:
+        """The store's size now, read again (resync_size); only called when
+        ``resizable``."""
+        return self.size
+
+    def lane_store(self) -> tuple[Any, int] | None:
+        """A buffer the ring's compiled fast lane may copy through and its length, or
+        None where every command must come to Python (the default)."""
+        return None
 
 
-class FileBackend:
+class FileBackend(Backend):
     """A regular file or block device, read and written with preadv2/pwritev2."""
+
+    resizable = True
 
     def __init__(self, path: str | Path, read_only: bool = False, o_direct: bool = False):
         self.path = str(path)
@@ -271,7 +320,7 @@ def _views_after(views: list[memoryview], skip: int) -> list[memoryview]:
     return rest
 
 
-class NullBackend:
+class NullBackend(Backend):
     """No storage: writes vanish, reads return zeros (SCST's vdisk_nullio)."""
 
     can_deallocate = False

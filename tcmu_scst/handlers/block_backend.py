@@ -37,6 +37,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..uio.ring import zero_fill
+from .backend import Backend
 from .backing_files import kind
 from .sense import NOT_READY, CheckCondition, medium_error
 
@@ -241,8 +242,10 @@ def _open(path: str, read_only: bool, o_direct: bool) -> tuple[int, bool]:
     return os.open(path, flags), False
 
 
-class BlockBackend:
+class BlockBackend(Backend):
     """A block device read and written with O_DIRECT preadv/pwritev (see the module doc)."""
+
+    resizable = True
 
     def __init__(self, path: str | Path, read_only: bool = False, o_direct: bool = True,
                  probe: Probe | None = None, discard: Discard = blkdiscard,

@@ -23,6 +23,7 @@ import errno
 import logging
 from typing import TYPE_CHECKING
 
+from .backend import Backend
 from .block_backend import BlockBackend, backing_gone
 from .disk import BlockDevice, DiskSettings, error_outcome
 from .identity import Identity
@@ -41,9 +42,11 @@ BACKING = "backing"
 CAPACITY_COMMANDS = frozenset({READ_CAPACITY_10, SERVICE_ACTION_IN_16})
 
 
-class DetachedBackend:
+class DetachedBackend(Backend):
     """Stands in for the block device while it is away: the geometry last seen (so INQUIRY
     and MODE SENSE still describe the disk), and NOT READY for every transfer."""
+
+    resizable = True  # its refresh_size refuses with ENODEV: the device is away
 
     def __init__(self, path: str, size: int, logical_block_size: int, rotational: bool,
                  can_deallocate: bool, deallocate_granularity: int, max_deallocate_bytes: int):

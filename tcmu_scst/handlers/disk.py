@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
 
 from .alua import ALUA_ATTRIBUTE, AluaView
-from .api import DIRECT_ACCESS_DEVICE
 from .backend import Backend
+from .declaration import DIRECT_ACCESS_DEVICE
 from .identity import Identity
 from .outcome import Deferred, Outcome
 from .sbc import BLOCK_COMMANDS, READ_CAPACITY_16, SERVICE_ACTION_IN_16, read_capacity_16
@@ -249,11 +249,10 @@ class BlockDevice(ScsiDevice):
 
     def set_attribute(self, name: str, value: str) -> None:
         if name == "resync_size":  # the backing file or device was resized
-            refresh = getattr(self.backend, "refresh_size", None)
-            if refresh is None:
+            if not self.backend.resizable:
                 raise OSError(errno.EMEDIUMTYPE, "this device has no backing store to resize")
             before = self.backend.size
-            if refresh() != before:
+            if self.backend.refresh_size() != before:
                 self.queue_unit_attention(0x2A, 0x09)  # CAPACITY DATA HAS CHANGED
             return
         super().set_attribute(name, value)
@@ -339,7 +338,7 @@ class BlockDevice(ScsiDevice):
     def deallocated_reads_zeros(self) -> bool:
         """LBPRZ: only when the backend guarantees it (holes do; a discard on a real disk
         promises nothing about what the range reads back as)."""
-        return getattr(self.backend, "deallocate_zeroes", True)
+        return self.backend.deallocate_zeroes
 
     def logical_block_provisioning(self) -> bytes:
         """LBPU, LBPWS, LBPWS10 and, when true, LBPRZ; thin provisioned."""

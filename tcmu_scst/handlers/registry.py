@@ -1,6 +1,6 @@
 """Which dev handlers exist: the entry-point group ``tcmu_scst.handlers``.
 
-Each entry point names a :class:`~tcmu_scst.handlers.api.HandlerDeclaration` (``name =
+Each entry point names a :class:`~tcmu_scst.handlers.declaration.HandlerDeclaration` (``name =
 "package.module:DECLARATION"``), so a separately installed distribution adds a handler by
 declaring one there; the built-in handlers are registered the same way in pyproject.toml.
 The declarations are loaded once and kept.  A plugin that cannot be imported, that names
@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import TYPE_CHECKING
 
-from .api import HandlerDeclaration
+from .declaration import HandlerDeclaration
 from .disk import BlockDevice, ScsiDevice
 from .identity import Identity
 from .params import identity

@@ -51,7 +51,7 @@ def compare_and_write(device: BlockDevice, command: Command) -> Outcome | Deferr
     lock = device.atomic_lock
     sync = device.write_through or bool(cdb[1] & 0x08)
 
-    in_memory = getattr(backend, "in_memory", False)
+    in_memory = backend.in_memory
 
     def run(nowait: bool) -> Outcome:
         if nowait and not in_memory:

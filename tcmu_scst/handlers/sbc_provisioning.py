@@ -51,7 +51,7 @@ def _writable(device: BlockDevice) -> None:
 
 def _blocking(device: BlockDevice, nowait: bool) -> None:
     """Metadata changes on a real file system may sleep: run them on an I/O thread."""
-    if nowait and not getattr(device.backend, "in_memory", False):
+    if nowait and not device.backend.in_memory:
         raise BlockingIOError("deallocation may block")
 
 

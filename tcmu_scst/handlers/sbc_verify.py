@@ -78,7 +78,7 @@ def write_and_verify(device: BlockDevice, command: Command) -> Outcome | Deferre
         if nowait:
             raise BlockingIOError("write and verify waits for the medium")
         device.backend.write([memoryview(data)], lba * device.block_size, length, False, True)
-        if getattr(device.backend, "stores_data", True):  # nullio keeps nothing to verify
+        if device.backend.stores_data:  # nullio keeps nothing to verify
             _compare(data, _read_medium(device, lba, length))
         return DATA_OUT_CONSUMED
 

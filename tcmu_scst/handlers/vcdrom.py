@@ -21,9 +21,9 @@ import weakref
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, ClassVar
 
-from .api import CD_ROM_DEVICE, Access, HandlerDeclaration, Key, Param
 from .backend import FileBackend
 from .backing_files import check_backing_path
+from .declaration import CD_ROM_DEVICE, Access, HandlerDeclaration, Key, Param
 from .disk import SAM_5, SPC_4, CommandFunction, ScsiDevice
 from .identity import Identity
 from .mmc import (

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from .api import Access, Key, Param, flag_param
+from .declaration import Access, Key, Param, flag_param
 from .identity import DEFAULT_REVISION
 from .params import IDENTITY_LIMITS
 

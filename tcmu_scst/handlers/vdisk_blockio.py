@@ -16,9 +16,9 @@ from __future__ import annotations
 import errno
 from collections.abc import Mapping
 
-from .api import DIRECT_ACCESS_DEVICE, HandlerDeclaration, Key, Param
 from .block_backend import BlockBackend
 from .block_hotplug import BACKING, BlockioDevice, DetachedBackend
+from .declaration import DIRECT_ACCESS_DEVICE, HandlerDeclaration, Key, Param
 from .disk import DiskSettings
 from .identity import Identity
 from .params import disk_settings, identity

@@ -5,9 +5,9 @@ from __future__ import annotations
 import errno
 from collections.abc import Mapping
 
-from .api import DIRECT_ACCESS_DEVICE, HandlerDeclaration, flag_param
 from .backend import open_file_backend
 from .backing_files import check_backing_path
+from .declaration import DIRECT_ACCESS_DEVICE, HandlerDeclaration, flag_param
 from .disk import BlockDevice, DiskSettings
 from .identity import Identity
 from .params import disk_settings, identity

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from .api import DIRECT_ACCESS_DEVICE, Access, HandlerDeclaration, Key, Param, flag_param
 from .backend import NullBackend
+from .declaration import DIRECT_ACCESS_DEVICE, Access, HandlerDeclaration, Key, Param, flag_param
 from .disk import BlockDevice, DiskSettings
 from .identity import Identity
 from .params import disk_settings, identity, invalid, number

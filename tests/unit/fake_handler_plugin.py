@@ -1,6 +1,6 @@
 """A handler as a separately installed distribution would declare it, for the registry tests.
 
-It uses only the public handler API and the device classes: a disk of ``size_mb`` MiB
+It uses the public handler API (and the built-in null store): a disk of ``size_mb`` MiB
 whose reads return zeros, read-only on request.  The tests register it under the
 entry-point group ``tcmu_scst.handlers`` by faking the installed metadata.
 """
@@ -12,14 +12,17 @@ from dataclasses import replace
 
 from tcmu_scst.handlers.api import (
     DIRECT_ACCESS_DEVICE,
+    BlockDevice,
+    DiskSettings,
     HandlerDeclaration,
     Key,
     Param,
     flag_param,
+    identity,
+    invalid,
+    number,
 )
 from tcmu_scst.handlers.backend import NullBackend
-from tcmu_scst.handlers.disk import BlockDevice, DiskSettings
-from tcmu_scst.handlers.params import identity, invalid, number
 
 NAME = "test_zeros"
 VENDOR = "TESTPLUG"
