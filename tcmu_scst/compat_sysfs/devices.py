@@ -4,11 +4,12 @@ Every handler is known from its declaration alone (``handlers.declaration``, fou
 ``handlers.registry``): its directory, parameters, attribute files and rules come from there,
 so nothing here names a handler.
 
-A device is validated completely before anything changes: its parameters against the
-handler's declaration, then by opening it with the very handler code that will serve it (so
-a missing file, a FIFO or a directory, or a regular file given to vdisk_blockio fail here;
-the handlers look at a backing file with stat() before they open it, see backing_files).
-Only then does the realizer create the LIO backstore and start serving it.
+A device's parameters are checked and parsed by its handler's declaration before anything
+changes; then the realizer has the handler open it where it will be served (its worker),
+which finds what the parameters cannot say (a missing file, a FIFO or a directory, a
+regular file given to vdisk_blockio fail there; the size; what the disk is), makes the LIO
+backstore and serves it.  The tree shows the values the opened device reported (its
+effective ``rotational``, ``thin_provisioned``, ...), not the declared defaults.
 """
 
 from __future__ import annotations
@@ -20,14 +21,13 @@ from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 
 from ..handlers.backing_files import check_backing_path
-from ..handlers.declaration import INERT, Access, HandlerDeclaration, Key, Param, without_inert
-from ..handlers.params import IDENTITY_LIMITS
-from ..handlers.registry import declaration_of, declarations, device_identity, open_scsi_device
+from ..handlers.declaration import Access, HandlerDeclaration, Key, Param
+from ..handlers.registry import declaration_of, declarations, device_identity
 from .entry_names import check_entry_name
 from .grammar import invalid, next_word, parameters, split_command, words
 from .help_text import handler_usage
 from .nodes import Attribute, Directory, Link, Node, NodeCache, ObjectDirectory, fixed
-from .realizer import DeviceRequest, Realizer
+from .realizer import DeviceRequest, OpenedDevice, Realizer
 
 log = logging.getLogger(__name__)
 
@@ -54,9 +54,15 @@ class Device:
     exports: list[Export] = field(default_factory=list)
     export_counter: int = 0
     offline: bool = False  # its block device is gone (the udev watcher says)
+    # what the opened device reported (OpenedDevice.values): shown where nothing was set
+    effective: dict[str, str] = field(default_factory=dict)
 
     def value(self, param: Param) -> str:
-        return self.params.get(param.name, param.default)
+        """What the attribute file shows: what was set, else what the device found, else
+        the declared default."""
+        if param.name in self.params:
+            return self.params[param.name]
+        return self.effective.get(param.name, param.default)
 
     @property
     def read_only(self) -> bool:
@@ -69,6 +75,11 @@ def _key(param: Param, device: Device, shown: str) -> bool:
     ``size_mb=16`` shows a ``size`` that is not the default, and only ``size`` is saved."""
     if param.key is Key.ALWAYS:
         return True
+    if param.name not in device.params and param.name in device.effective:
+        # found by the device (blockio's rotational and thin_provisioned, from the disk):
+        # no key, since the same configuration finds it again, and a configuration that
+        # does not say it must not look different from the running device
+        return False
     if param.key is Key.WHEN_SET:
         return param.name in device.params
     if param.key is Key.NON_DEFAULT:
@@ -146,15 +157,12 @@ class DeviceRegistry:
         if name in self.devices:
             raise OSError(errno.EEXIST, f"device {name!r} already exists "
                           f"(handler {self.devices[name].handler})")
-        declaration = declaration_of(handler)
-        params = self._checked_params(declaration, parameters(parameter_text))
+        params = self._checked_params(declaration_of(handler), parameters(parameter_text))
         # nothing has changed yet, and nothing is changed until the worker serves: a failed
         # start leaves the tree as it was (the realizer undoes its own steps)
         with self.outside_lock():
-            size, block = self._probe(declaration, name, params)
-            request = DeviceRequest(name, handler, params, size, block)
-            self.realizer.create_device(request)
-        device = Device(name, handler, params, size, block)
+            opened = self.realizer.create_device(DeviceRequest(name, handler, params))
+        device = self._device(name, handler, params, opened)
         self.devices[name] = device
         log.info("Added device %s to handler %s", name, handler)
         for listener in self.after_add:
@@ -177,40 +185,24 @@ class DeviceRegistry:
     @staticmethod
     def _checked_params(declaration: HandlerDeclaration,
                         pairs: list[tuple[str, str]]) -> dict[str, str]:
-        allowed = declaration.accepted
+        """The parameters as given, once the declaration parsed and checked them all."""
         params: dict[str, str] = {}
         for name, value in pairs:
-            if name not in allowed:
-                raise invalid(f"Unknown parameter {name!r} for {declaration.name}; the "
-                              f"parameters are: {', '.join(declaration.advertised)}")
             if name == "filename" and name in params:
                 raise invalid("filename given twice")
-            if name in INERT and value not in INERT[name]:
-                raise invalid(f"{name}={value} is not supported here; accepted: "
-                              f"{', '.join(repr(v) for v in INERT[name])}")
             params[name] = value
-        if declaration.filename_required:
-            filename = params.get("filename")
-            if not filename:
-                raise invalid("File name required: add filename=/absolute/path")
-            if not filename.startswith("/"):
-                raise invalid(f"filename {filename!r} must be an absolute path")
+        declaration.parse(params)
         return params
 
     @staticmethod
-    def _probe(declaration: HandlerDeclaration, name: str,
-               params: dict[str, str]) -> tuple[int, int]:
-        """Open the device as its worker will, for its size and any error, then close it."""
-        if not declaration.opened_at_creation:
-            return 0, declaration.fixed_block_size
-        device = open_scsi_device(declaration.name, name, without_inert(params))
-        try:
-            backend = device.backend  # type: ignore[attr-defined]
-            return backend.size, device.block_size  # type: ignore[attr-defined]
-        finally:
-            backend_close = getattr(getattr(device, "backend", None), "close", None)
-            if backend_close is not None:
-                backend_close()
+    def _device(name: str, handler: str, params: dict[str, str],
+                opened: OpenedDevice) -> Device:
+        """The tree's record of a device: what was given, and what the device found
+        where it differs from that (the size, a value found on the disk)."""
+        effective = {key: value for key, value in opened.values.items()
+                     if key not in params and key not in ("size", "blocksize")}
+        return Device(name, handler, params, opened.size, opened.block_size,
+                      effective=effective)
 
     # --- attributes -----------------------------------------------------------------------
 
@@ -231,9 +223,7 @@ class DeviceRegistry:
             else:
                 device.params.pop("filename", None)
             return
-        limit = IDENTITY_LIMITS.get(param.name)
-        if limit is not None and len(value) > limit:
-            raise invalid(f"{param.name} is at most {limit} characters")
+        param.value(value)  # its parser refuses what the file may not hold
         self.realizer.set_device_attribute(device.name, param.name, value)
         device.params[param.name] = value
 

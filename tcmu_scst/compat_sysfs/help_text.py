@@ -6,7 +6,7 @@ Their layout is what SCST tools parse: the ``Usage:`` lines, the "where paramete
 
 from __future__ import annotations
 
-from ..handlers.declaration import HandlerDeclaration
+from ..handlers.declaration import INERT, HandlerDeclaration
 from .names import ACCESS_LIMITS_LABEL, ACCESS_MODE, EXACT_NAMES
 
 PARAMETERS_LINE = "where parameters are one or more param_name=value pairs separated by ';'"
@@ -19,10 +19,28 @@ def _usage(commands: list[str]) -> str:
 
 
 def handler_usage(declaration: HandlerDeclaration) -> str:
+    """SCST's usage text, then what each parameter means (from the declaration: its help
+    and default), after a blank line so that tools reading SCST's lines see only those."""
     text = _usage(["add_device device_name [parameters]", "del_device device_name"])
     text += f"\n{PARAMETERS_LINE}\n\n"
     text += f"The following parameters available: {', '.join(declaration.advertised)}\n"
+    explained = [line for line in map(lambda name: _parameter_line(declaration, name),
+                                      declaration.advertised) if line]
+    if explained:
+        text += "\nParameters:\n" + "".join(explained)
     return text
+
+
+def _parameter_line(declaration: HandlerDeclaration, name: str) -> str:
+    param = declaration.param(name)
+    if param is None:
+        accepted = INERT.get(name)
+        if accepted is None:
+            return ""
+        shown = " or ".join(repr(value) if value == "" else value for value in accepted)
+        return f"  {name}: accepted for SCST configurations, only as {shown}\n"
+    default = f" (default {param.default})" if param.default else ""
+    return f"  {name}: {param.help or 'no description'}{default}\n"
 
 
 ACCESS_LIMIT_HELP = {

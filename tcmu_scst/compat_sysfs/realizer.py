@@ -12,14 +12,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from ..handlers.declaration import OpenedDevice
+
 
 @dataclass(frozen=True)
 class DeviceRequest:
     name: str
     handler: str
-    params: dict[str, str]  # creation parameters as given (validated)
-    size: int  # bytes the backstore reports
-    block_size: int
+    params: dict[str, str]  # creation parameters as given (validated by the declaration)
 
 
 @dataclass(frozen=True)
@@ -115,7 +115,7 @@ class AluaLayout:
 
 
 class Realizer(Protocol):
-    def create_device(self, request: DeviceRequest) -> None: ...
+    def create_device(self, request: DeviceRequest) -> OpenedDevice: ...
     def delete_device(self, name: str) -> None: ...
     def set_device_attribute(self, name: str, attribute: str, value: str) -> None: ...
     def create_target(self, driver: str, target: str, params: dict[str, str]) -> None: ...
@@ -165,8 +165,18 @@ class RecordingRealizer:
             raise error
         self.calls.append((operation, arguments))
 
-    def create_device(self, request: DeviceRequest) -> None:
+    def create_device(self, request: DeviceRequest) -> OpenedDevice:
+        """Opens the device in this process, as its worker would, for what it reports (a
+        device that cannot be opened is refused before the call is recorded)."""
+        from ..handlers.registry import effective_values, open_scsi_device  # noqa: PLC0415
+
+        device = open_scsi_device(request.handler, request.name, request.params)
+        try:
+            opened = OpenedDevice(effective_values(device))
+        finally:
+            device.close()
         self._record("create_device", request)
+        return opened
 
     def delete_device(self, name: str) -> None:
         self._record("delete_device", name)

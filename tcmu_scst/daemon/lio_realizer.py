@@ -36,11 +36,12 @@ from ..compat_sysfs.realizer import (
     CopyReach,
     DeviceRequest,
     LunMapping,
+    OpenedDevice,
     SessionInfo,
 )
 from ..compat_sysfs.sessions import scst_sid
 from ..dataplane.spec import DeviceSpec
-from ..dataplane.supervisor import Supervisor
+from ..dataplane.supervisor import DeviceOpenError, Supervisor
 from ..handlers.alua import ALUA_ATTRIBUTE
 from ..handlers.copy_reach import ReachEntry, ReachWriter
 from ..handlers.declaration import without_inert
@@ -120,6 +121,7 @@ class _Device:
     backstore: UserBackstore
     spec: DeviceSpec
     request: DeviceRequest
+    opened: OpenedDevice  # what the worker reported when it opened the device
     alua: AluaLayout | None = None  # set while the device is in an SCST device group
     ports: dict[tuple[str, str], Port] = field(default_factory=dict)  # (driver, target)
 
@@ -161,22 +163,35 @@ class LioRealizer:
 
     # --- devices --------------------------------------------------------------------------
 
-    def create_device(self, request: DeviceRequest) -> None:
+    def create_device(self, request: DeviceRequest) -> OpenedDevice:
+        """The worker opens the device first (its handler finds the size and what the disk
+        is); the backstore is made with that size before the worker attaches to it."""
         params = without_inert(request.params)
-        size = request.size or request.block_size  # an empty CD-ROM still needs a size
         hba = unused_hba_index(self.fs, start=HBA_BASE)
-        backstore = create_user_backstore(request.name, hba, request.handler, request.name,
-                                          size, request.block_size, configfs=self.fs)
         spec = DeviceSpec(request.name, request.handler, hba, params, self.root)
+        made: list[UserBackstore] = []
+
+        def make_backstore(reports: dict[str, dict[str, str]]) -> None:
+            opened = OpenedDevice(reports[request.name])
+            size = opened.size or opened.block_size  # an empty CD-ROM still needs a size
+            made.append(create_user_backstore(request.name, hba, request.handler,
+                                              request.name, size, opened.block_size,
+                                              configfs=self.fs))
+
         try:
-            self.supervisor.start(request.name, [spec])
+            worker = self.supervisor.start(request.name, [spec], on_opened=make_backstore)
         except BaseException as error:
-            remove_user_backstore(backstore)
+            for backstore in made:
+                remove_user_backstore(backstore)
+            if isinstance(error, DeviceOpenError):
+                raise OSError(error.errno, f"{request.name}: {error.strerror}") from error
             raise OSError(errno.EIO, f"{request.name}: the data-plane worker did not start: "
                           f"{error}") from error
-        self.devices[request.name] = _Device(backstore, spec, request)
+        opened = OpenedDevice(worker.facts[request.name])
+        self.devices[request.name] = _Device(made[0], spec, request, opened)
         log.info("device %s: %s on core/user_%d, worker started", request.name,
                  request.handler, hba)
+        return opened
 
     def delete_device(self, name: str) -> None:
         device = self.devices.pop(name)
@@ -520,7 +535,8 @@ class LioRealizer:
         request = record.request
         backstore = create_user_backstore(
             port_backstore_name(request.name, index), record.spec.hba, request.handler,
-            request.name, request.size or request.block_size, request.block_size,
+            request.name, record.opened.size or record.opened.block_size,
+            record.opened.block_size,
             configfs=self.fs, attributes=PERSISTENT_RESERVATIONS_OFF)
         place = place_of(record.alua, target.driver, target.name)
         port = Port(index, port_key(request.name, index), backstore,

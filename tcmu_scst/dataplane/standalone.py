@@ -24,9 +24,9 @@ import sys
 import threading
 from pathlib import Path
 
-from ..handlers.declaration import HandlerDeclaration
+from ..handlers.declaration import OpenedDevice
 from ..handlers.registry import declaration_of
-from ..lio.backstore import create_user_backstore, remove_user_backstore
+from ..lio.backstore import UserBackstore, create_user_backstore, remove_user_backstore
 from ..lio.iscsi import IscsiTarget
 from ..lio.loopback import LoopbackExport
 from .spec import DEFAULT_CONFIGFS, DeviceSpec
@@ -34,7 +34,6 @@ from .supervisor import Supervisor
 
 log = logging.getLogger("tcmu_scst.standalone")
 SIZE_SUFFIXES = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
-DEFAULT_BLOCK_SIZE = 512
 
 
 def parse_size(text: str) -> int:
@@ -83,17 +82,6 @@ def serve_control_fifo(path: Path, supervisor: Supervisor, device: str) -> None:
                 os.replace(temporary, reply)
 
 
-def default_size(declaration: HandlerDeclaration, params: dict[str, str]) -> int:
-    """The backstore size when none is given: the image's, or one block for a device that
-    is not opened at creation (an empty CD-ROM drive)."""
-    filename = params.get("filename")
-    if filename:
-        return os.stat(filename).st_size
-    if not declaration.opened_at_creation:
-        return declaration.fixed_block_size
-    raise SystemExit("--size is needed when there is no filename")
-
-
 def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m tcmu_scst.dataplane.standalone",
                                      description=__doc__,
@@ -101,7 +89,8 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--name", required=True)
     parser.add_argument("--handler", default="vdisk_fileio")
     parser.add_argument("--param", action="append", default=[], metavar="KEY=VALUE")
-    parser.add_argument("--size", type=parse_size, help="bytes (K/M/G suffix); default: file")
+    parser.add_argument("--size", type=parse_size,
+                        help="bytes (K/M/G suffix); default: what the device reports")
     parser.add_argument("--hba", type=int, default=100)
     parser.add_argument("--wwn", default="naa.5001405c0ffee001", help="tcm_loop target WWN")
     parser.add_argument("--iscsi", metavar="IQN", help="export over iSCSI instead of tcm_loop")
@@ -120,17 +109,19 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
 
     params = dict(item.split("=", 1) for item in arguments.param)
-    declaration = declaration_of(arguments.handler)
-    size = arguments.size
-    if size is None:
-        size = default_size(declaration, params)
-    block_size = int(params.get("blocksize",
-                                declaration.fixed_block_size or DEFAULT_BLOCK_SIZE))
+    declaration_of(arguments.handler).parse(params, creation=False)  # refused early
     spec = DeviceSpec(arguments.name, arguments.handler, arguments.hba, params,
                       arguments.configfs)
-    backstore = create_user_backstore(arguments.name, arguments.hba, arguments.handler,
-                                      arguments.name, size, block_size,
-                                      configfs=arguments.configfs)
+    made: list[UserBackstore] = []
+
+    def make_backstore(reports: dict[str, dict[str, str]]) -> None:
+        """Once the worker opened the device: the backstore, with the size it found."""
+        opened = OpenedDevice(reports[arguments.name])
+        size = arguments.size or opened.size or opened.block_size
+        made.append(create_user_backstore(arguments.name, arguments.hba, arguments.handler,
+                                          arguments.name, size, opened.block_size,
+                                          configfs=arguments.configfs))
+
     supervisor = Supervisor(io_threads=arguments.io_threads,
                             poll_microseconds=arguments.poll_us)
     export: LoopbackExport | IscsiTarget
@@ -142,8 +133,8 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     try:
-        worker = supervisor.start(arguments.name, [spec])
-        where = link(export, backstore.path, arguments.portal)
+        worker = supervisor.start(arguments.name, [spec], on_opened=make_backstore)
+        where = link(export, made[0].path, arguments.portal)
         log.info("%s served by worker pid %d as %s", arguments.name, worker.pid, where)
         if arguments.control_fifo:
             os.mkfifo(arguments.control_fifo)
@@ -156,7 +147,8 @@ def main(argv: list[str] | None = None) -> int:
         if export.tpg.exists():
             export.remove()
         supervisor.stop_all()
-        remove_user_backstore(backstore)
+        for backstore in made:
+            remove_user_backstore(backstore)
         if arguments.control_fifo:
             with contextlib.suppress(FileNotFoundError):
                 arguments.control_fifo.unlink()

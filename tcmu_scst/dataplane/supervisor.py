@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from .spec import DeviceSpec, PortRing, ports_to_json, specs_to_json
-from .worker import PORTS_REQUEST, READY
+from .worker import ATTACH, FAILED, OPENED, PORTS_REQUEST, READY
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +66,14 @@ class WorkerStartError(RuntimeError):
     """The worker exited or stayed silent instead of reporting that it serves its rings."""
 
 
+class DeviceOpenError(OSError):
+    """The worker could not open a device (the errno and message are the handler's)."""
+
+
+# given the devices' effective values (``OPENED``) before the worker attaches to the kernel
+OnOpened = Callable[[dict[str, dict[str, str]]], None]
+
+
 class _Reply:
     def __init__(self) -> None:
         self.done = threading.Event()
@@ -75,14 +83,17 @@ class _Reply:
 class WorkerChannel:
     """The supervisor's end of one worker process's stdout and stdin.
 
-    A thread reads everything the worker prints: the first line (``READY`` or why not),
-    then one JSON answer per control request, matched to its request by ``id``.
+    A thread reads everything the worker prints: the start lines (``OPENED``, then
+    ``READY``, or why not), then one JSON answer per control request, matched to its
+    request by ``id``.
     """
 
     def __init__(self, process: subprocess.Popen[str]):
         self.process = process
-        self.first_line = ""
-        self.first_line_read = threading.Event()
+        self.opened_line = ""
+        self.opened_line_read = threading.Event()
+        self.ready_line = ""
+        self.ready_line_read = threading.Event()
         self.closed = False
         self._lock = threading.Lock()
         self._next_id = 1
@@ -93,8 +104,11 @@ class WorkerChannel:
     def _read(self) -> None:
         assert self.process.stdout is not None
         lines = iter(self.process.stdout.readline, "")
-        self.first_line = next(lines, "")
-        self.first_line_read.set()
+        self.opened_line = next(lines, "")
+        self.opened_line_read.set()
+        if self.opened_line.startswith(OPENED):
+            self.ready_line = next(lines, "")
+        self.ready_line_read.set()
         for line in lines:
             try:
                 answer = json.loads(line)
@@ -153,6 +167,8 @@ class Worker:
     stopping: bool = False
     started: threading.Event = field(default_factory=threading.Event)
     channel: WorkerChannel | None = None  # the running process's, once it said READY
+    # each device's effective attribute values, as the worker last reported them
+    facts: dict[str, dict[str, str]] = field(default_factory=dict)
     # set by the watch thread the moment the process is reaped: stop() waits on it rather
     # than polling (Popen.wait with a timeout polls, up to 50 ms late, while another
     # thread's wait() holds the process)
@@ -178,7 +194,10 @@ class Supervisor:
         self.workers: dict[str, Worker] = {}
         self._lock = threading.Lock()
 
-    def _spawn(self, worker: Worker) -> None:
+    def _spawn(self, worker: Worker, on_opened: OnOpened | None = None) -> None:
+        """Start the worker's process and wait until it serves: ``on_opened`` (the first
+        start) gets the devices' values between the opening and the attaching, to make
+        the kernel's backstores; DeviceOpenError when a device cannot be opened."""
         command = [*self.worker_command, "--specs", specs_to_json(worker.specs),
                    "--io-threads", str(self.io_threads)]
         if self.poll_microseconds is not None:
@@ -189,27 +208,54 @@ class Supervisor:
                                    text=True, env=worker_environment(os.environ))
         worker.process = process
         channel = WorkerChannel(process)
-        channel.first_line_read.wait(self.start_timeout)
-        line = channel.first_line
-        if line.strip() != READY:
+        try:
+            worker.facts = self._opened(worker, channel)
+            if on_opened is not None:
+                on_opened(worker.facts)
+            assert process.stdin is not None
+            process.stdin.write(ATTACH + "\n")
+            process.stdin.flush()
+            channel.ready_line_read.wait(self.start_timeout)
+            if channel.ready_line.strip() != READY:
+                raise WorkerStartError(
+                    f"worker for {worker.key} opened its devices but did not serve them "
+                    f"(said {channel.ready_line!r}); its log is on stderr")
+        except BaseException:
             process.kill()
             process.wait()
-            raise WorkerStartError(
-                f"worker for {worker.key} did not start (exit {process.returncode}, "
-                f"said {line!r}); its log is on stderr"
-            )
+            raise
         worker.channel = channel
 
-    def start(self, key: str, specs: list[DeviceSpec]) -> Worker:
-        """Start a worker serving ``specs`` and wait until it serves them all."""
+    def _opened(self, worker: Worker, channel: WorkerChannel) -> dict[str, dict[str, str]]:
+        """The ``OPENED`` report: each device's effective values."""
+        channel.opened_line_read.wait(self.start_timeout)
+        word, _, rest = channel.opened_line.strip().partition(" ")
+        try:
+            report = json.loads(rest) if word in (OPENED, FAILED) else None
+        except ValueError:
+            report = None
+        if word == FAILED and isinstance(report, dict):
+            raise DeviceOpenError(int(report.get("errno") or errno.EIO),
+                                  str(report.get("message", "the device cannot be opened")))
+        if word != OPENED or not isinstance(report, dict):
+            channel.process.poll()
+            raise WorkerStartError(
+                f"worker for {worker.key} did not start (exit {channel.process.returncode}, "
+                f"said {channel.opened_line!r}); its log is on stderr")
+        return report
+
+    def start(self, key: str, specs: list[DeviceSpec],
+              on_opened: OnOpened | None = None) -> Worker:
+        """Start a worker serving ``specs`` and wait until it serves them all
+        (``on_opened``: see ``_spawn``)."""
         with self._lock:
             if key in self.workers:
                 raise ValueError(f"a worker named {key} already runs")
             worker = Worker(key, list(specs))
             self.workers[key] = worker
         try:
-            self._spawn(worker)
-        except Exception:
+            self._spawn(worker, on_opened)
+        except BaseException:
             with self._lock:
                 self.workers.pop(key, None)
             raise

@@ -1,8 +1,14 @@
 """A data-plane worker process: ``python -m tcmu_scst.dataplane.worker --specs JSON``.
 
-It recovers each device's ring (block, reset, open, serve, unblock), prints ``READY`` on
-stdout once every ring is served (the supervisor links LUNs only after that, because the
-kernel scans a new LUN at once), and serves until SIGTERM, when it finishes in-flight I/O.
+Starting takes two steps, because the kernel's backstore must be told the size the
+device finds.  First the worker opens every device with its handler and prints ``OPENED``
+and, as JSON, each device's effective attribute values (``size``, ``blocksize`` and what
+it found on the disk: what the tree shows), or ``FAILED`` and ``{"errno", "message"}`` when
+a device cannot be opened (the errno ``add_device`` fails with).  It then waits for a line
+``ATTACH`` on stdin: the supervisor sends it once the backstore exists.  The worker
+recovers each device's ring (block, reset, open, serve, unblock), prints ``READY`` once
+every ring is served (the supervisor links LUNs only after that, because the kernel scans
+a new LUN at once), and serves until SIGTERM, when it finishes in-flight I/O.
 
 After ``READY`` stdin and stdout are the control channel: one JSON object per line each way.
 A request ``{"id": 1, "device": "cd1", "set": "filename", "value": "/x.iso"}`` changes an
@@ -31,7 +37,7 @@ from typing import Any, BinaryIO
 
 from ..handlers.alua import ALUA_ATTRIBUTE, TargetPort
 from ..handlers.disk import ScsiDevice
-from ..handlers.registry import open_disk, open_scsi_device
+from ..handlers.registry import effective_values, open_disk, open_scsi_device
 from ..handlers.spc_copy import configure_reach
 from ..uio.device import OpenUioDevice
 from ..uio.discovery import find_tcmu_device
@@ -42,6 +48,9 @@ from .server import DataPlane, DeviceServer
 from .spec import DeviceSpec, PortRing, ports_from_json, specs_from_json
 
 log = logging.getLogger("tcmu_scst.worker")
+OPENED = "OPENED"
+FAILED = "FAILED"
+ATTACH = "ATTACH"
 READY = "READY"
 DEFAULT_POLL_MICROSECONDS = 200
 DEFAULT_HOLD_MICROSECONDS = 100
@@ -208,15 +217,30 @@ class ControlChannel:
             self._plane = None
 
 
-def attach(spec: DeviceSpec, plane: DataPlane, io: IoThreads, stack: ExitStack,
-           ports: PortRings | None = None) -> ScsiDevice:
-    """Open one device's UIO and start serving its rings, recovering them from a dead
-    worker."""
+def open_device(spec: DeviceSpec) -> ScsiDevice:
+    """The device of ``spec``, built by its handler (nothing of the kernel's yet)."""
     creation = {key: value for key, value in spec.params.items() if key not in RUN_TIME_ONLY}
     device = open_scsi_device(spec.handler, spec.name, creation)
     for key in RUN_TIME_ONLY:
         if spec.params.get(key):
             device.set_attribute(key, spec.params[key])
+    return device
+
+
+def failure_report(error: BaseException) -> dict[str, Any]:
+    """What ``FAILED`` says: the errno and a message that names the cause."""
+    if isinstance(error, OSError) and error.errno:
+        message = error.strerror or str(error)
+        if error.filename:
+            message = f"{message}: {error.filename}"
+        return {"errno": error.errno, "message": message}
+    return {"errno": errno.EIO, "message": f"{type(error).__name__}: {error}"}
+
+
+def attach(spec: DeviceSpec, device: ScsiDevice, plane: DataPlane, io: IoThreads,
+           stack: ExitStack, ports: PortRings | None = None) -> ScsiDevice:
+    """Open the UIO of ``device`` and start serving its rings, recovering them from a dead
+    worker."""
     recovered = kernel_actions.block_and_reset(spec.backstore_dir)
     try:
         uio = stack.enter_context(OpenUioDevice(find_tcmu_device(spec.hba, spec.name)))
@@ -268,9 +292,23 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, lambda *_: plane.stop())
     signal.signal(signal.SIGINT, lambda *_: plane.stop())
     with ExitStack() as stack:
+        opened: dict[str, ScsiDevice] = {}
+        try:
+            for spec in specs:
+                opened[spec.name] = open_device(spec)
+        except Exception as error:
+            log.error("cannot open %s: %s", spec.name, error)
+            print(FAILED, json.dumps(failure_report(error)), flush=True)
+            return 1
+        print(OPENED, json.dumps({spec.name: effective_values(opened[spec.name])
+                                  for spec in specs}), flush=True)
+        if sys.stdin.readline().strip() != ATTACH:
+            log.error("the supervisor went away before the backstores were made")
+            return 1
         ports = PortRings(plane, io)
         stack.callback(ports.close_all)
-        devices = {spec.name: attach(spec, plane, io, stack, ports) for spec in specs}
+        devices = {spec.name: attach(spec, opened[spec.name], plane, io, stack, ports)
+                   for spec in specs}
         # The hot path allocates short-lived, acyclic objects by the thousand per second:
         # keep the cyclic collector from scanning them over and over.
         gc.freeze()

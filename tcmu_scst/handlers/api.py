@@ -20,16 +20,18 @@ from .declaration import (
     DIRECT_ACCESS_DEVICE,
     INERT,
     Access,
+    Check,
     DeviceFactory,
     HandlerDeclaration,
     Key,
     Param,
+    Parameters,
     ScsiType,
     flag_param,
 )
 from .disk import BlockDevice, DiskSettings, ScsiDevice
 from .identity import Identity
-from .params import block_size, disk_settings, flag, identity, invalid, number
+from .params import disk_settings, identity, read_only_excludes_caching
 from .sense import (
     CheckCondition,
     invalid_field_in_cdb,
@@ -38,11 +40,27 @@ from .sense import (
     miscompare,
     write_protected,
 )
+from .values import (
+    Parser,
+    absolute_path,
+    as_text,
+    at_least,
+    at_most_characters,
+    block_size_bytes,
+    invalid,
+    one_bit,
+    one_of,
+    whole_number,
+)
+from .vdisk_attributes import BLOCK_SIZE, DISK_CHECKS, IDENTITY, ROTATIONAL, TASK_SET_TYPE
 
 __all__ = [
-    "CD_ROM_DEVICE", "DIRECT_ACCESS_DEVICE", "INERT", "Access", "Backend", "BlockDevice",
-    "CheckCondition", "DeviceFactory", "DiskSettings", "HandlerDeclaration", "Identity",
-    "Key", "Param", "ScsiDevice", "ScsiType", "block_size", "disk_settings", "flag",
-    "flag_param", "identity", "invalid", "invalid_field_in_cdb", "lba_out_of_range",
-    "medium_error", "miscompare", "number", "write_protected",
+    "BLOCK_SIZE", "CD_ROM_DEVICE", "DIRECT_ACCESS_DEVICE", "DISK_CHECKS", "IDENTITY", "INERT",
+    "ROTATIONAL", "TASK_SET_TYPE", "Access", "Backend", "BlockDevice", "Check",
+    "CheckCondition", "DeviceFactory", "DiskSettings", "HandlerDeclaration", "Identity", "Key",
+    "Param", "Parameters", "Parser", "ScsiDevice", "ScsiType", "absolute_path", "as_text",
+    "at_least", "at_most_characters", "block_size_bytes", "disk_settings", "flag_param",
+    "identity", "invalid", "invalid_field_in_cdb", "lba_out_of_range", "medium_error",
+    "miscompare", "one_bit", "one_of", "read_only_excludes_caching", "whole_number",
+    "write_protected",
 ]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import errno
+import fcntl
 import functools
 import mmap
 import os
@@ -27,6 +28,7 @@ from .sense import medium_error
 MEMORY_FILE_SYSTEMS = {0x01021994: "tmpfs", 0x858458F6: "ramfs", 0x958458F6: "hugetlbfs"}
 
 
+BLKPBSZGET = 0x127B  # ioctl: a block device's physical block size (unsigned int)
 FALLOC_KEEP_SIZE = 0x01
 FALLOC_PUNCH_HOLE = 0x02 | FALLOC_KEEP_SIZE  # punching must keep the size (fallocate(2))
 
@@ -78,6 +80,9 @@ class Backend:
     stores_data: bool = True
     # its size can change under the device, so resync_size has something to do
     resizable: bool = False
+    # the store's own unit of atomic writes, reported in READ CAPACITY(16) while the
+    # device's lb_per_pb_exp is on (0: unknown, reported as one logical block)
+    physical_block_size: int = 0
 
     def read(self, views: list[memoryview], offset: int, length: int, nowait: bool) -> None:
         """Fill ``views`` (``length`` bytes in all) from byte ``offset``."""
@@ -132,6 +137,7 @@ class FileBackend(Backend):
             self.is_block_device = stat.S_ISBLK(mode)
             self.size = self._current_size()
             self.deallocate_granularity = os.fstatvfs(self.fd).f_bsize
+            self.physical_block_size = self._physical_block_size(mode)
             # Memory-backed files are served inline whatever RWF_NOWAIT says.
             self.in_memory = not self.is_block_device and not o_direct and (
                 file_system_magic(self.fd) in MEMORY_FILE_SYSTEMS)
@@ -145,6 +151,15 @@ class FileBackend(Backend):
 
     def _current_size(self) -> int:
         return os.lseek(self.fd, 0, os.SEEK_END)
+
+    def _physical_block_size(self, mode: int) -> int:
+        """A block device's physical sector size; a file's preferred I/O size (its file
+        system's block: a write of less is a read-modify-write of the page cache)."""
+        if stat.S_ISBLK(mode):
+            value = bytearray(4)
+            fcntl.ioctl(self.fd, BLKPBSZGET, value)
+            return int.from_bytes(value, "little")
+        return os.fstat(self.fd).st_blksize
 
     def refresh_size(self) -> int:
         self.size = self._current_size()

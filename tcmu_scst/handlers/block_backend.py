@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..uio.ring import zero_fill
-from .backend import Backend
+from .backend import BLKPBSZGET, Backend
 from .backing_files import kind
 from .sense import NOT_READY, CheckCondition, medium_error
 
@@ -46,7 +46,6 @@ log = logging.getLogger(__name__)
 # <linux/fs.h> block ioctls: _IO(0x12, nr), and _IOR(0x12, 114, size_t) for the 64-bit size
 BLKSSZGET = 0x1268  # logical block size (int)
 BLKDISCARD = 0x1277  # struct { u64 start; u64 length; } in bytes
-BLKPBSZGET = 0x127B  # physical block size (unsigned int)
 BLKZEROOUT = 0x127F  # struct { u64 start; u64 length; } in bytes
 BLKGETSIZE64 = 0x80081272  # size in bytes (u64)
 
@@ -272,6 +271,7 @@ class BlockBackend(Backend):
         self.geometry = geometry
         self.size = geometry.size
         self.logical_block_size = geometry.logical_block_size
+        self.physical_block_size = geometry.physical_block_size
         self.rotational = geometry.rotational
         self.can_deallocate = geometry.discard_max_bytes > 0 and not read_only
         self.deallocate_granularity = geometry.discard_granularity

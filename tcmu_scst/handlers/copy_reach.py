@@ -219,12 +219,6 @@ class ReachTable:
 def close_disks(opened: dict[str, BlockDevice]) -> None:
     """Close what :meth:`ReachTable.resolve` opened for one copy."""
     for device in opened.values():
-        _close(device)
+        device.close()
     opened.clear()
-
-
-def _close(device: BlockDevice) -> None:
-    close = getattr(getattr(device, "backend", None), "close", None)
-    if close is not None:
-        close()
 

@@ -48,6 +48,7 @@ from .spc_copy import (
 from .spc_copy import register as register_copy_target
 from .spc_opcodes import MAINTENANCE_IN, MAINTENANCE_IN_ACTIONS
 from .spc_pages import PAGE_COMMANDS
+from .values import one_bit
 
 if TYPE_CHECKING:
     from ..uio.ring import Command
@@ -141,6 +142,17 @@ class ScsiDevice:
             return
         raise OSError(errno.EINVAL, f"attribute {name!r} is not changeable at run time")
 
+    def close(self) -> None:
+        """Let go of the backing store (a device that was only opened to be looked at, a
+        copy's source); the worker's devices are closed by its exit."""
+
+    def effective_attributes(self) -> dict[str, str]:
+        """What the device is, as its attribute files show it, where that can differ from
+        what was asked (a value found on the disk, a size): the worker reports this once
+        the device is open, and the tree shows it.  ``size`` and ``blocksize`` are in
+        every opened disk's answer."""
+        return {}
+
     def mode_pages(self, changeable: bool) -> dict[int, bytes]:
         return {}
 
@@ -173,6 +185,8 @@ class DiskSettings:
     thin_provisioned: bool = False
     o_direct: bool = False
     tst: int = 1
+    # READ CAPACITY(16) reports how many logical blocks make a physical block of the store
+    lb_per_pb_exp: bool = True
 
 
 class BlockDevice(ScsiDevice):
@@ -240,6 +254,29 @@ class BlockDevice(ScsiDevice):
         return self.settings.thin_provisioned and self.backend.can_deallocate
 
     @property
+    def logical_blocks_per_physical_exponent(self) -> int:
+        """READ CAPACITY(16)'s exponent: 2^n logical blocks make one of the store's physical
+        blocks (0 when lb_per_pb_exp is off, or the store's block is no larger)."""
+        physical = self.backend.physical_block_size
+        if not self.settings.lb_per_pb_exp or physical <= self.block_size:
+            return 0
+        if physical & (physical - 1) or physical % self.block_size:
+            return 0  # not a power of two: nothing SBC can express
+        return min((physical // self.block_size).bit_length() - 1, 0x0F)
+
+    def close(self) -> None:
+        self.backend.close()
+
+    def effective_attributes(self) -> dict[str, str]:
+        return {
+            "size": str(self.backend.size),
+            "blocksize": str(self.block_size),
+            "rotational": str(int(self.settings.rotational)),
+            "thin_provisioned": str(int(self.thin_provisioned)),
+            "read_only": str(int(self.read_only)),
+        }
+
+    @property
     def max_unmap_blocks(self) -> int:
         """Unlimited where releasing costs nothing per byte (files); otherwise the device's
         discard limit, capped at 2^20 blocks so one UNMAP never becomes a minutes-long
@@ -254,6 +291,9 @@ class BlockDevice(ScsiDevice):
             before = self.backend.size
             if self.backend.refresh_size() != before:
                 self.queue_unit_attention(0x2A, 0x09)  # CAPACITY DATA HAS CHANGED
+            return
+        if name == "lb_per_pb_exp":
+            self.settings.lb_per_pb_exp = bool(one_bit(name, value))
             return
         super().set_attribute(name, value)
 

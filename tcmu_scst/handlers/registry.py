@@ -195,13 +195,24 @@ def forget_loaded() -> None:
 
 
 def open_scsi_device(handler: str, name: str, params: Mapping[str, str]) -> ScsiDevice:
-    return declaration_of(handler).create(name, params)
+    """A device of ``handler`` from its recorded parameters (text)."""
+    return declaration_of(handler).build(name, params)
 
 
 def device_identity(handler: str, name: str, params: Mapping[str, str]) -> Identity:
     """The identity a device of ``handler`` reports, from its parameters alone (without
     opening its backing store): what names it in EXTENDED COPY."""
-    return identity(name, params, declaration_of(handler).vendor)
+    declaration = declaration_of(handler)
+    return identity(name, declaration.parse(params, creation=False), declaration.vendor)
+
+
+def effective_values(device: ScsiDevice) -> dict[str, str]:
+    """What an opened device reports for the tree: its effective attribute
+    values; a device that says nothing of its size has none (0, 512-byte blocks)."""
+    values = dict(device.effective_attributes())
+    values.setdefault("size", "0")
+    values.setdefault("blocksize", "512")
+    return values
 
 
 def open_disk(handler: str, name: str, params: Mapping[str, str]) -> BlockDevice:

@@ -168,6 +168,7 @@ def read_capacity_16(device: BlockDevice, command: Command) -> Outcome:
     data = bytearray(32)
     data[0:8] = (device.blocks - 1).to_bytes(8, "big")
     data[8:12] = device.block_size.to_bytes(4, "big")
+    data[13] = device.logical_blocks_per_physical_exponent
     if device.thin_provisioned:
         data[14] = 0x80 | (0x40 if device.deallocated_reads_zeros else 0)  # LBPME, LBPRZ
     return respond(command, bytes(data), be(command.cdb, 10, 4))

@@ -18,12 +18,11 @@ import errno
 import logging
 import os
 import weakref
-from collections.abc import Mapping
 from typing import TYPE_CHECKING, ClassVar
 
 from .backend import FileBackend
 from .backing_files import check_backing_path
-from .declaration import CD_ROM_DEVICE, Access, HandlerDeclaration, Key, Param
+from .declaration import CD_ROM_DEVICE, Access, HandlerDeclaration, Key, Param, Parameters
 from .disk import SAM_5, SPC_4, CommandFunction, ScsiDevice
 from .identity import Identity
 from .mmc import (
@@ -105,6 +104,11 @@ class CdromDevice(ScsiDevice):
     @property
     def blocks(self) -> int:
         return self.backend.size // CD_BLOCK_SIZE if self.backend else 0
+
+    def effective_attributes(self) -> dict[str, str]:
+        """A new drive is empty: size 0 until a disc is in."""
+        return {"size": str(self.backend.size if self.backend else 0),
+                "blocksize": str(CD_BLOCK_SIZE)}
 
     # --- what the management layer does ---------------------------------------------------
 
@@ -211,7 +215,7 @@ class CdromDevice(ScsiDevice):
         return bytes(page)
 
 
-def create(name: str, params: Mapping[str, str]) -> CdromDevice:
+def create(name: str, params: Parameters) -> CdromDevice:
     """A vcdrom device; ``filename`` (not a creation parameter in SCST) starts it loaded."""
     return CdromDevice(identity(name, params, VENDOR), params.get("filename") or None)
 
@@ -231,8 +235,5 @@ DECLARATION = HandlerDeclaration(
     ),
     advertised=("tst",),
     always_read_only=True,  # SCST's vcdrom sets rd_only
-    # a new drive is empty: nothing to open for its size
-    opened_at_creation=False,
-    fixed_block_size=CD_BLOCK_SIZE,
     create=create,
 )

@@ -14,15 +14,14 @@ that it is gone, in which case the disk starts offline.
 from __future__ import annotations
 
 import errno
-from collections.abc import Mapping
 
 from .block_backend import BlockBackend
 from .block_hotplug import BACKING, BlockioDevice, DetachedBackend
-from .declaration import DIRECT_ACCESS_DEVICE, HandlerDeclaration, Key, Param
+from .declaration import DIRECT_ACCESS_DEVICE, HandlerDeclaration, Key, Param, Parameters
 from .disk import DiskSettings
 from .identity import Identity
 from .params import disk_settings, identity
-from .vdisk_attributes import BACKED, COMMON_DISK
+from .vdisk_attributes import BACKED, COMMON_DISK, DISK_CHECKS, LOGICAL_PER_PHYSICAL
 
 HANDLER = "vdisk_blockio"
 VENDOR = "SCST_BIO"
@@ -38,21 +37,20 @@ def check_block_size(backend: BlockBackend, block_size: int) -> None:
 
 
 def open_device(name: str, filename: str, settings: DiskSettings | None = None,
-                identity: Identity | None = None, given: Mapping[str, str] | None = None,
+                identity: Identity | None = None, given: Parameters | None = None,
                 backend: BlockBackend | None = None) -> BlockioDevice:
-    """A disk over the block device ``filename``.  ``given`` holds the parameters set
+    """A disk over the block device ``filename``.  ``given`` says which parameters were set
     explicitly; the device's own properties fill in ``rotational`` and
-    ``thin_provisioned`` where they are absent.  ``backend`` replaces the opened device (for
+    ``thin_provisioned`` where they were not.  ``backend`` replaces the opened device (for
     tests, which have no block device to open)."""
     settings = settings or DiskSettings()
-    given = given or {}
     if backend is None:
         backend = BlockBackend(filename, read_only=settings.read_only)
     try:
         check_block_size(backend, settings.block_size)
-        if "rotational" not in given:
+        if given is None or not given.was_given("rotational"):
             settings.rotational = backend.rotational
-        if "thin_provisioned" not in given:
+        if given is None or not given.was_given("thin_provisioned"):
             settings.thin_provisioned = backend.can_deallocate
     except BaseException:
         backend.close()
@@ -69,8 +67,8 @@ def offline_device(name: str, filename: str, settings: DiskSettings,
     return BlockioDevice(identity, backend, settings)
 
 
-def create(name: str, params: Mapping[str, str]) -> BlockioDevice:
-    if "filename" not in params:
+def create(name: str, params: Parameters) -> BlockioDevice:
+    if not params.get("filename"):
         raise OSError(errno.EINVAL, "File name required")
     settings = disk_settings(params)
     ident = identity(name, params, VENDOR)
@@ -87,11 +85,13 @@ DECLARATION = HandlerDeclaration(
     params=(*BACKED, *COMMON_DISK,
             # not SCST's, so never a key: the state of the block device, not a setting
             Param("offline", "0", creation=False, key=Key.NEVER,
-                  help="1 while the block device is gone (udev hotplug)")),
+                  help="1 while the block device is gone (udev hotplug)"),
+            LOGICAL_PER_PHYSICAL),
     advertised=("active", "bind_alua_state", "blocksize", "cluster_mode", "dif_filename",
                 "dif_mode", "dif_static_app_tag", "dif_type", "filename", "numa_node_id",
                 "nv_cache", "read_only", "removable", "rotational", "thin_provisioned",
                 "tst", "t10_dev_id", "write_through"),
     filename_required=True,
+    checks=DISK_CHECKS,
     create=create,
 )

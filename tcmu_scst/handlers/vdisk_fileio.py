@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import errno
-from collections.abc import Mapping
-
 from .backend import open_file_backend
 from .backing_files import check_backing_path
-from .declaration import DIRECT_ACCESS_DEVICE, HandlerDeclaration, flag_param
+from .declaration import DIRECT_ACCESS_DEVICE, HandlerDeclaration, Parameters, flag_param
 from .disk import BlockDevice, DiskSettings
 from .identity import Identity
 from .params import disk_settings, identity
-from .vdisk_attributes import BACKED, COMMON_DISK
+from .vdisk_attributes import BACKED, COMMON_DISK, DISK_CHECKS, LOGICAL_PER_PHYSICAL
 
 HANDLER = "vdisk_fileio"
 VENDOR = "SCST_FIO"
@@ -30,11 +27,7 @@ def open_device(name: str, filename: str, settings: DiskSettings | None = None,
         raise
 
 
-def create(name: str, params: Mapping[str, str]) -> BlockDevice:
-    if not params.get("filename"):
-        raise OSError(errno.EINVAL, "File name required: add filename=/absolute/path")
-    if not params["filename"].startswith("/"):
-        raise OSError(errno.EINVAL, f"filename {params['filename']!r} must be absolute")
+def create(name: str, params: Parameters) -> BlockDevice:
     return open_device(name, params["filename"], disk_settings(params),
                        identity(name, params, VENDOR))
 
@@ -45,7 +38,8 @@ DECLARATION = HandlerDeclaration(
     vendor=VENDOR,
     params=(*BACKED, *COMMON_DISK,
             flag_param("o_direct", "1: the backing file is read and written with O_DIRECT, "
-                       "past the page cache")),
+                       "past the page cache"),
+            LOGICAL_PER_PHYSICAL),
     advertised=("active", "async", "bind_alua_state", "blocksize", "cluster_mode",
                 "dif_filename", "dif_mode", "dif_static_app_tag", "dif_type", "filename",
                 "numa_node_id", "nv_cache", "o_direct", "read_only", "removable",
@@ -53,5 +47,6 @@ DECLARATION = HandlerDeclaration(
     # SCST's fileio parses with no allow-list: these are accepted beyond the advertised ones
     accepted_extra=("size", "size_mb", "dummy", "lb_per_pb_exp"),
     filename_required=True,
+    checks=DISK_CHECKS,
     create=create,
 )

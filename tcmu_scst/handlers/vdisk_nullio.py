@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 from .backend import NullBackend
-from .declaration import DIRECT_ACCESS_DEVICE, Access, HandlerDeclaration, Key, Param, flag_param
+from .declaration import (
+    DIRECT_ACCESS_DEVICE,
+    Access,
+    HandlerDeclaration,
+    Key,
+    Param,
+    Parameters,
+)
 from .disk import BlockDevice, DiskSettings
 from .identity import Identity
-from .params import disk_settings, identity, invalid, number
-from .vdisk_attributes import COMMON_DISK
+from .params import disk_settings, identity
+from .values import at_least, invalid, one_of
+from .vdisk_attributes import COMMON_DISK, DISK_CHECKS
 
 HANDLER = "vdisk_nullio"
 VENDOR = "SCST_FIO"
@@ -22,19 +28,22 @@ def open_device(name: str, size: int = DEFAULT_SIZE, settings: DiskSettings | No
     return BlockDevice(identity or Identity(name, vendor=VENDOR), NullBackend(size), settings)
 
 
-def create(name: str, params: Mapping[str, str]) -> BlockDevice:
-    settings = disk_settings(params)
-    size = number(params, "size") if "size" in params else DEFAULT_SIZE
-    if "size_mb" in params:
-        size = number(params, "size_mb") << 20
-    if size <= 0 or size % settings.block_size:
-        raise invalid(f"size {size} is not a positive multiple of the block size "
-                      f"{settings.block_size}")
-    dummy = number(params, "dummy") if "dummy" in params else 0
-    if dummy not in (0, 1):
-        raise invalid(f"dummy={dummy}: use 0 or 1")
-    device = open_device(name, size, settings, identity(name, params, VENDOR))
-    device.dummy = bool(dummy)
+def size_in_bytes(params: Parameters) -> int:
+    """``size_mb`` when given, else ``size`` (SCST: size_mb wins)."""
+    return params["size_mb"] << 20 if params["size_mb"] is not None else params["size"]
+
+
+def size_fits_blocks(params: Parameters) -> None:
+    """A check: the disk is a positive whole number of blocks."""
+    size, block = size_in_bytes(params), params["blocksize"]
+    if size <= 0 or size % block:
+        raise invalid(f"size {size} is not a positive multiple of the block size {block}")
+
+
+def create(name: str, params: Parameters) -> BlockDevice:
+    device = open_device(name, size_in_bytes(params), disk_settings(params),
+                         identity(name, params, VENDOR))
+    device.dummy = bool(params["dummy"])
     return device
 
 
@@ -45,15 +54,17 @@ DECLARATION = HandlerDeclaration(
     params=(
         *COMMON_DISK,
         # [key] unless at the default: a saved creation parameter (size_mb never is)
-        Param("size", str(DEFAULT_SIZE), access=Access.READ_ONLY,
+        Param("size", str(DEFAULT_SIZE), access=Access.READ_ONLY, parse=at_least(1),
               help="size in bytes (default 2.5 TiB)"),
         Param("size_mb", creation=True, access=Access.READ_ONLY, key=Key.NEVER,
-              help="size in MiB, instead of size"),
-        flag_param("dummy", "1: INQUIRY says no device is here (peripheral qualifier 1, "
-                   "type 1Fh)"),
+              parse=at_least(1), help="size in MiB, instead of size"),
+        # SCST refuses dummy > 1 (not a one-bit field)
+        Param("dummy", "0", parse=one_of(0, 1),
+              help="1: INQUIRY says no device is here (peripheral qualifier 1, type 1Fh)"),
     ),
     advertised=("blocksize", "cluster_mode", "dif_mode", "dif_static_app_tag", "dif_type",
                 "dummy", "numa_node_id", "read_only", "removable", "rotational", "size",
                 "size_mb", "tst", "t10_dev_id"),
+    checks=(*DISK_CHECKS, size_fits_blocks),
     create=create,
 )

@@ -99,14 +99,14 @@ from tcmu_scst.handlers.block_backend import BlockBackend
 
 device, image = sys.argv[1], sys.argv[2]
 try:
-    vdisk_blockio.create("d4k", {"filename": device})
+    vdisk_blockio.DECLARATION.build("d4k", {"filename": device})
 except OSError as error:
     print(f"default-blocksize-error={errno.errorcode[error.errno]} {error.strerror}")
 try:
-    vdisk_blockio.create("file", {"filename": image})
+    vdisk_blockio.DECLARATION.build("file", {"filename": image})
 except OSError as error:
     print(f"regular-file-error={errno.errorcode[error.errno]} {error.strerror}")
-disk = vdisk_blockio.create("d4k", {"filename": device, "blocksize": "4096"})
+disk = vdisk_blockio.DECLARATION.build("d4k", {"filename": device, "blocksize": "4096"})
 backend = disk.backend
 g = backend.geometry
 print(f"geometry={g.size} {g.logical_block_size} {g.physical_block_size} "

@@ -7,7 +7,6 @@ entry-point group ``tcmu_scst.handlers`` by faking the installed metadata.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import replace
 
 from tcmu_scst.handlers.api import (
@@ -17,10 +16,10 @@ from tcmu_scst.handlers.api import (
     HandlerDeclaration,
     Key,
     Param,
+    Parameters,
+    at_least,
     flag_param,
     identity,
-    invalid,
-    number,
 )
 from tcmu_scst.handlers.backend import NullBackend
 
@@ -29,13 +28,10 @@ VENDOR = "TESTPLUG"
 REFERENCE = f"{__name__}:DECLARATION"
 
 
-def create(name: str, params: Mapping[str, str]) -> BlockDevice:
-    size = number(params, "size_mb") << 20 if "size_mb" in params else 1 << 20
-    if size <= 0:
-        raise invalid(f"size_mb={params['size_mb']}: give a positive number of MiB")
-    settings = DiskSettings(read_only="read_only" in params
-                            and bool(number(params, "read_only") & 1))
-    return BlockDevice(identity(name, params, VENDOR), NullBackend(size), settings)
+def create(name: str, params: Parameters) -> BlockDevice:
+    settings = DiskSettings(read_only=params["read_only"])
+    return BlockDevice(identity(name, params, VENDOR), NullBackend(params["size_mb"] << 20),
+                       settings)
 
 
 DECLARATION = HandlerDeclaration(
@@ -43,7 +39,7 @@ DECLARATION = HandlerDeclaration(
     scsi_type=DIRECT_ACCESS_DEVICE,
     vendor=VENDOR,
     params=(
-        Param("size_mb", "1", key=Key.NON_DEFAULT, help="size in MiB"),
+        Param("size_mb", "1", key=Key.NON_DEFAULT, parse=at_least(1), help="size in MiB"),
         flag_param("read_only", "1: initiators may only read"),
     ),
     advertised=("read_only", "size_mb"),

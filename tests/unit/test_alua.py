@@ -27,7 +27,7 @@ VIEW = AluaView((PortGroup(1, "active", True, (1,)),
 
 @pytest.fixture
 def disk() -> Iterator[Harness]:
-    harness = Harness(vdisk_nullio.create("n1", {"size_mb": "1"}))
+    harness = Harness(vdisk_nullio.DECLARATION.build("n1", {"size_mb": "1"}))
     yield harness
     harness.close()
 

@@ -350,7 +350,7 @@ def test_queue_limits_of_a_disk_and_of_a_partition(tmp_path: Path) -> None:
 
 def test_regular_files_are_sent_to_vdisk_fileio(image: Path) -> None:
     with pytest.raises(OSError, match="use vdisk_fileio") as caught:
-        vdisk_blockio.create("bio1", {"filename": str(image)})
+        vdisk_blockio.DECLARATION.build("bio1", {"filename": str(image)})
     assert caught.value.errno == errno.EINVAL
     fd = os.open(image, os.O_RDONLY)
     try:
@@ -362,19 +362,19 @@ def test_regular_files_are_sent_to_vdisk_fileio(image: Path) -> None:
 
 def test_missing_filename_and_missing_device() -> None:
     with pytest.raises(OSError) as caught:
-        vdisk_blockio.create("bio1", {})
+        vdisk_blockio.DECLARATION.build("bio1", {})
     assert caught.value.errno == errno.EINVAL
     with pytest.raises(FileNotFoundError):
-        vdisk_blockio.create("bio1", {"filename": "/dev/no-such-device"})
+        vdisk_blockio.DECLARATION.build("bio1", {"filename": "/dev/no-such-device"})
 
 
 # --- parameters --------------------------------------------------------------------------
 
 def device_with(image: Path, params: dict[str, str], **geometry: int | bool):
     backend = open_backend(image, **geometry)
-    device = vdisk_blockio.open_device("bio1", str(image),
-                                       vdisk_blockio.disk_settings(params),
-                                       given=params, backend=backend)
+    parsed = vdisk_blockio.DECLARATION.parse(params, creation=False)
+    device = vdisk_blockio.open_device("bio1", str(image), vdisk_blockio.disk_settings(parsed),
+                                       given=parsed, backend=backend)
     return device, backend
 
 
@@ -400,7 +400,7 @@ def test_explicit_parameters_win_over_the_device(image: Path) -> None:
 def test_block_size_below_the_device_block_is_refused(image: Path) -> None:
     backend = open_backend(image)
     with pytest.raises(OSError, match="logical block size is 4096") as caught:
-        vdisk_blockio.open_device("bio1", str(image), DiskSettings(), given={}, backend=backend)
+        vdisk_blockio.open_device("bio1", str(image), DiskSettings(), backend=backend)
     assert caught.value.errno == errno.EINVAL
     with pytest.raises(OSError):  # closed on the way out
         os.fstat(backend.fd)

@@ -6,12 +6,15 @@ from __future__ import annotations
 import errno
 from collections.abc import Callable
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
 from tcmu_scst.compat_sysfs.scst import ScstSystem
 from tcmu_scst.daemon.lio_realizer import LioRealizer
 from tcmu_scst.dataplane.spec import DeviceSpec
+from tcmu_scst.dataplane.supervisor import DeviceOpenError, OnOpened
+from tcmu_scst.handlers.registry import effective_values, open_scsi_device
 from tcmu_scst.lio.access_plan import GROUP_LUN_BASE
 from tcmu_scst.lio.chap import Chap
 from tcmu_scst.lio.emulation import EmulatedConfigfs, emulated_lio
@@ -31,10 +34,23 @@ class FakeSupervisor:
         self.attributes: list[tuple[str, str, str]] = []
         self.fail = False
 
-    def start(self, key: str, specs: list[DeviceSpec]) -> None:
+    def start(self, key: str, specs: list[DeviceSpec],
+              on_opened: OnOpened | None = None) -> SimpleNamespace:
+        """Opens the devices here, as the worker would, for what they report."""
         if self.fail:
             raise RuntimeError("worker exited at once")
+        facts = {}
+        for spec in specs:
+            try:
+                device = open_scsi_device(spec.handler, spec.name, spec.params)
+            except OSError as error:  # what the real worker reports, FAILED
+                raise DeviceOpenError(error.errno, str(error)) from error
+            facts[spec.name] = effective_values(device)
+            device.close()
+        if on_opened is not None:
+            on_opened(facts)
         self.workers[key] = specs
+        return SimpleNamespace(facts=facts)
 
     def stop(self, key: str) -> None:
         del self.workers[key]

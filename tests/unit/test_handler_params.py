@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from tcmu_scst.handlers.disk import BlockDevice
-from tcmu_scst.handlers.registry import UnknownHandlerError, open_scsi_device
+from tcmu_scst.handlers.registry import UnknownHandlerError, declaration_of, open_scsi_device
 from tests.unit.scsi_harness import Harness
 
 
@@ -19,9 +19,12 @@ def image(tmp_path: Path) -> Path:
     return path
 
 
-def refused(handler: str, params: dict[str, str], words: str) -> None:
+def refused(handler: str, params: dict[str, str], words: str, creation: bool = True) -> None:
+    """Refused as add_device refuses (``creation``; otherwise as a worker given the
+    recorded parameters would): by the declaration, or by the handler opening it."""
+    declaration = declaration_of(handler)
     with pytest.raises(OSError) as caught:
-        open_scsi_device(handler, "d1", params)
+        declaration.create("d1", declaration.parse(params, creation))
     assert caught.value.errno == errno.EINVAL
     assert words in str(caught.value)
 
@@ -38,7 +41,7 @@ def test_block_size_follows_scst(image: Path) -> None:
 
 def test_fileio_needs_an_absolute_filename(image: Path) -> None:
     refused("vdisk_fileio", {}, "File name required")
-    refused("vdisk_fileio", {"filename": "disk.img"}, "must be absolute")
+    refused("vdisk_fileio", {"filename": "disk.img"}, "must be an absolute path")
     refused("vdisk_fileio", {"filename": str(image), "read_only": "1", "nv_cache": "1"},
             "read_only=1")
 
@@ -63,7 +66,7 @@ def test_identity_parameters(image: Path) -> None:
     finally:
         harness.close()
     refused("vdisk_fileio", {"filename": str(image), "t10_vend_id": "TOO-LONG-VENDOR"},
-            "longer than 8")
+            "longer than 8", creation=False)
 
 
 def test_nullio_size_and_dummy() -> None:

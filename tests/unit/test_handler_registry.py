@@ -67,7 +67,9 @@ def test_built_in_declarations_hold_what_the_tree_special_cased() -> None:
     assert fileio.filename_required and blockio.filename_required
     assert not nullio.filename_required and not cdrom.filename_required
     assert {"size", "size_mb", "dummy", "lb_per_pb_exp"} <= fileio.accepted
-    assert (cdrom.opened_at_creation, cdrom.fixed_block_size) == (False, 2048)
+    empty_drive = cdrom.build("cd1", {})
+    assert registry.effective_values(empty_drive) == {"size": "0",
+                                                                "blocksize": "2048"}
     assert cdrom.always_read_only and not fileio.always_read_only
     assert (fileio.vendor, blockio.vendor, nullio.vendor) == ("SCST_FIO", "SCST_BIO", "SCST_FIO")
     assert cdrom.scsi_type.sysfs_text == "5 - CD-ROM device"
@@ -78,10 +80,13 @@ def test_built_in_declarations_hold_what_the_tree_special_cased() -> None:
 def test_a_plugin_handler_appears_in_the_tree(install: Install) -> None:
     install((plugin.NAME, plugin.REFERENCE))
     realizer = RecordingRealizer()
-    tree = ScstSystem(realizer).tree
+    system = ScstSystem(realizer)
+    tree = system.tree
     assert plugin.NAME in tree.listdir("/handlers")
     assert tree.read(f"/handlers/{plugin.NAME}/mgmt").endswith(
-        "The following parameters available: read_only, size_mb\n")
+        "The following parameters available: read_only, size_mb\n\nParameters:\n"
+        "  read_only: 1: initiators may only read (default 0)\n"
+        "  size_mb: size in MiB (default 1)\n")
     assert tree.read(f"/handlers/{plugin.NAME}/type") == DIRECT_ACCESS_DEVICE.sysfs_text + "\n"
     tree.write(f"/handlers/{plugin.NAME}/mgmt", "add_device z1 size_mb=4; read_only=1")
     assert tree.read("/devices/z1/size_mb") == "4\n[key]\n"
@@ -89,7 +94,9 @@ def test_a_plugin_handler_appears_in_the_tree(install: Install) -> None:
     assert sorted(tree.listdir("/devices/z1")) == ["exported", "handler", "read_only",
                                                    "size_mb", "type"]
     [request] = [call[1][0] for call in realizer.calls if call[0] == "create_device"]
-    assert (request.handler, request.size, request.block_size) == (plugin.NAME, 4 << 20, 512)
+    assert request.handler == plugin.NAME
+    device = system.devices.devices["z1"]  # what the opened device reported
+    assert (device.size, device.block_size) == (4 << 20, 512)
     with pytest.raises(OSError, match="Unknown parameter 'filename'"):
         tree.write(f"/handlers/{plugin.NAME}/mgmt", "add_device z2 filename=/x")
     # the built-ins are still there, in front
@@ -179,9 +186,6 @@ def test_a_declaration_refuses_what_the_tree_could_not_serve() -> None:
     def create(name: str, params: Mapping[str, str]) -> ScsiDevice:
         raise AssertionError("never called")
 
-    with pytest.raises(ValueError, match="fixed_block_size"):
-        HandlerDeclaration("x", DIRECT_ACCESS_DEVICE, "V", (), (), create,
-                           opened_at_creation=False)
     with pytest.raises(ValueError, match="missing from advertised: size"):
         HandlerDeclaration("x", DIRECT_ACCESS_DEVICE, "V", (Param("size"),), (), create)
     with pytest.raises(ValueError, match="declared twice"):

@@ -12,13 +12,15 @@ from pathlib import Path
 import pytest
 
 from tcmu_scst.dataplane.spec import DeviceSpec, specs_from_json, specs_to_json
-from tcmu_scst.dataplane.supervisor import Supervisor, WorkerStartError
+from tcmu_scst.dataplane.supervisor import DeviceOpenError, Supervisor, WorkerStartError
 
 FAKE_WORKER = """
 import sys, time, signal, os
 log = open(sys.argv[1], "a")
 log.write(f"start {os.getpid()} {' '.join(sys.argv[2:])}\\n"); log.flush()
 signal.signal(signal.SIGTERM, lambda *_: (log.write(f"term {os.getpid()}\\n"), sys.exit(0)))
+print('OPENED {"disk1": {"size": "4096", "blocksize": "4096"}}', flush=True)
+assert sys.stdin.readline().strip() == "ATTACH"
 print("READY", flush=True)
 while True:
     time.sleep(1)
@@ -77,6 +79,47 @@ def test_worker_that_fails_to_start_is_an_error(tmp_path: Path) -> None:
     supervisor = Supervisor(worker_command=command, start_timeout=10)
     with pytest.raises(WorkerStartError, match="cannot open"):
         supervisor.start("bad", [SPEC])
+    assert supervisor.workers == {}
+
+
+def test_the_backstore_is_made_between_opening_and_attaching(tmp_path: Path) -> None:
+    """on_opened gets the devices' values before the worker is told to attach; the
+    worker's report is kept for the tree."""
+    command, _ = fake_worker(tmp_path)
+    supervisor = Supervisor(worker_command=command)
+    seen: list[dict[str, dict[str, str]]] = []
+    worker = supervisor.start("disk1", [SPEC], on_opened=seen.append)
+    try:
+        assert seen == [{"disk1": {"size": "4096", "blocksize": "4096"}}]
+        assert worker.facts == seen[0]
+        assert worker.channel is not None
+    finally:
+        supervisor.stop_all()
+
+
+def test_a_device_that_cannot_be_opened_fails_with_the_handlers_errno(tmp_path: Path) -> None:
+    body = ("import sys\nprint('FAILED {\"errno\": 2, \"message\": \"No such file: /x\"}', "
+            "flush=True)\nsys.exit(1)\n")
+    command, _ = fake_worker(tmp_path, body)
+    supervisor = Supervisor(worker_command=command)
+    with pytest.raises(DeviceOpenError) as raised:
+        supervisor.start("disk1", [SPEC])
+    assert (raised.value.errno, raised.value.strerror) == (2, "No such file: /x")
+    assert supervisor.workers == {}
+
+
+def test_a_failed_backstore_stops_the_opened_worker(tmp_path: Path) -> None:
+    command, log = fake_worker(tmp_path)
+    supervisor = Supervisor(worker_command=command)
+
+    def refuse(_: object) -> None:
+        raise OSError(28, "no room for the backstore")
+
+    with pytest.raises(OSError, match="no room"):
+        supervisor.start("disk1", [SPEC], on_opened=refuse)
+    pid = int(log.read_text().split()[1])
+    wait_until(lambda: not Path(f"/proc/{pid}").exists()
+               or "zombie" in Path(f"/proc/{pid}/status").read_text().lower())
     assert supervisor.workers == {}
 
 

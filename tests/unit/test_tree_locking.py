@@ -11,6 +11,7 @@ import errno
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from types import SimpleNamespace
 from typing import TypeVar
 
 import pytest
@@ -22,6 +23,7 @@ from tcmu_scst.daemon import persistence as persistence_module
 from tcmu_scst.daemon.lio_realizer import LioRealizer
 from tcmu_scst.daemon.persistence import Persistence
 from tcmu_scst.dataplane.spec import DeviceSpec
+from tcmu_scst.dataplane.supervisor import OnOpened
 from tcmu_scst.lio.emulation import EmulatedConfigfs, emulated_lio
 from tcmu_scst.lio.snapshot import snapshot as lio_snapshot
 
@@ -44,14 +46,15 @@ class HeldSupervisor(FakeSupervisor):
         self.failure: Exception | None = None
         self.log: list[str] = []
 
-    def start(self, key: str, specs: list[DeviceSpec]) -> None:
+    def start(self, key: str, specs: list[DeviceSpec],
+              on_opened: OnOpened | None = None) -> SimpleNamespace:
         self.log.append(f"begin {key}")
         self.starting.set()
         assert self.proceed.wait(WAIT), "the test never let the worker start finish"
         self.log.append(f"end {key}")
         if self.failure is not None:
             raise self.failure
-        super().start(key, specs)
+        return super().start(key, specs, on_opened)
 
 
 class Background:

@@ -50,7 +50,8 @@ DISK: Table = {"type": (R, NEVER), "blocksize": (R, NON_DEFAULT), "read_only": (
                "tst": (R, NON_DEFAULT), **IDENTITY}
 BACKED: Table = {**DISK, "filename": (RW, ALWAYS), "size_mb": (R, NEVER),
                  "write_through": (R, NON_DEFAULT), "nv_cache": (R, NON_DEFAULT),
-                 "thin_provisioned": (R, WHEN_SET), "resync_size": (WO, NEVER)}
+                 "thin_provisioned": (R, WHEN_SET), "resync_size": (WO, NEVER),
+                 "lb_per_pb_exp": (RW, NON_DEFAULT)}
 DEVICES: dict[str, Table] = {  # 4.4, plus type from 2.2
     "vdisk_fileio": {**BACKED, "size": (R, ALWAYS), "o_direct": (R, NON_DEFAULT)},
     "vdisk_blockio": {**BACKED, "size": (RW, ALWAYS), "size_mb": (RW, NEVER)},

@@ -56,7 +56,7 @@ def control(devices: dict, name: str, attribute: str, value: str) -> dict:
 def test_detach_and_attach_through_the_control_channel(disks: FakeDisks,
                                                        tmp_path: Path) -> None:
     data = plugged(disks, tmp_path)
-    device = vdisk_blockio.create("bio1", {"filename": "/dev/sdb"})
+    device = vdisk_blockio.DECLARATION.build("bio1", {"filename": "/dev/sdb"})
     devices = {"bio1": device}
     scsi = Harness(device)
     assert control(devices, "bio1", "backing", "") == {"ok": True}
@@ -85,7 +85,7 @@ def test_a_worker_restarted_while_the_disk_is_away_starts_offline(disks: FakeDis
     data = plugged(disks, tmp_path)
     disks.unplug("sdb")
     # the supervisor hands the restarted worker the last "backing" it recorded
-    device = vdisk_blockio.create("bio1", {"filename": "/dev/sdb", "backing": ""})
+    device = vdisk_blockio.DECLARATION.build("bio1", {"filename": "/dev/sdb", "backing": ""})
     scsi = Harness(device)
     assert sense_of(scsi(TUR)) == (0x2, 0x04, 0x03)
     assert sense_of(scsi(READ_CAPACITY_10, data_in_length=8)) == (0x2, 0x04, 0x03)
@@ -95,7 +95,7 @@ def test_a_worker_restarted_while_the_disk_is_away_starts_offline(disks: FakeDis
     assert sense_of(scsi(TUR)) == (0x6, 0x2A, 0x09)  # its size was unknown until now
     assert scsi(TUR).status == 0
     # and one restarted after the disk moved opens it where it is now
-    moved = vdisk_blockio.create("bio1", {"filename": "/dev/sdb", "backing": "/dev/sdd"})
+    moved = vdisk_blockio.DECLARATION.build("bio1", {"filename": "/dev/sdb", "backing": "/dev/sdd"})
     assert Harness(moved)(TUR).status == 0
     moved.backend.close()
 
@@ -103,7 +103,7 @@ def test_a_worker_restarted_while_the_disk_is_away_starts_offline(disks: FakeDis
 def test_a_disk_whose_blocks_no_longer_fit_is_not_attached(
         disks: FakeDisks, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     plugged(disks, tmp_path)
-    device = vdisk_blockio.create("bio1", {"filename": "/dev/sdb"})
+    device = vdisk_blockio.DECLARATION.build("bio1", {"filename": "/dev/sdb"})
     device.detach()
 
     class FourK(BlockBackend):
@@ -120,7 +120,7 @@ def test_a_disk_whose_blocks_no_longer_fit_is_not_attached(
 def test_commands_in_flight_keep_the_old_descriptor_until_they_finish(
         disks: FakeDisks, tmp_path: Path) -> None:
     data = plugged(disks, tmp_path)
-    device = vdisk_blockio.create("bio1", {"filename": "/dev/sdb"})
+    device = vdisk_blockio.DECLARATION.build("bio1", {"filename": "/dev/sdb"})
     scsi = Harness(device)
     scsi.emulator.submit(read_10(0, 1), data_in_length=512)
     [command] = scsi.ring.fetch()
@@ -144,7 +144,7 @@ def test_commands_in_flight_keep_the_old_descriptor_until_they_finish(
 def test_a_transfer_failing_on_a_vanished_device_is_not_ready_not_a_medium_error(
         disks: FakeDisks, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     plugged(disks, tmp_path)
-    device = vdisk_blockio.create("bio1", {"filename": "/dev/sdb"})
+    device = vdisk_blockio.DECLARATION.build("bio1", {"filename": "/dev/sdb"})
     backend = device.backend
 
     def failing(*_: object) -> int:
@@ -162,7 +162,7 @@ def test_a_transfer_failing_on_a_vanished_device_is_not_ready_not_a_medium_error
 def test_resync_size_raises_capacity_data_has_changed_on_any_disk(tmp_path: Path) -> None:
     image = tmp_path / "file.img"
     image.write_bytes(bytes(SIZE))
-    device = vdisk_fileio.create("f1", {"filename": str(image)})
+    device = vdisk_fileio.DECLARATION.build("f1", {"filename": str(image)})
     scsi = Harness(device)
     device.set_attribute("resync_size", "1")  # nothing changed: nothing to report
     assert scsi(TUR).status == 0

@@ -160,7 +160,7 @@ import json, signal, sys
 from tcmu_scst.dataplane.io_threads import IoThreads
 from tcmu_scst.dataplane.server import DataPlane
 from tcmu_scst.dataplane.spec import specs_from_json
-from tcmu_scst.dataplane.worker import READY, ControlChannel
+from tcmu_scst.dataplane.worker import ATTACH, OPENED, READY, ControlChannel
 from tcmu_scst.handlers.registry import open_scsi_device
 
 specs = specs_from_json(sys.argv[sys.argv.index("--specs") + 1])
@@ -169,6 +169,8 @@ with open(sys.argv[1], "a") as log:
 devices = {spec.name: open_scsi_device(spec.handler, spec.name, spec.params) for spec in specs}
 plane = DataPlane(IoThreads(1))
 signal.signal(signal.SIGTERM, lambda *_: plane.stop())
+print(OPENED, json.dumps({name: {} for name in devices}), flush=True)
+assert sys.stdin.readline().strip() == ATTACH
 print(READY, flush=True)
 ControlChannel(devices, sys.stdin.fileno(), sys.stdout.buffer).attach(plane)
 plane.run()
@@ -238,8 +240,13 @@ def test_set_attribute_raises_the_workers_errno(tmp_path: Path, discs: tuple[str
         supervisor.stop_all()
 
 
+# what a stand-in says to start: its devices opened, then attached on ATTACH
+STARTS = ("print('OPENED {}', flush=True)\nsys.stdin.readline()\n"
+          "print('READY', flush=True)\n")
+
+
 def test_silent_worker_times_out(tmp_path: Path) -> None:
-    command, _ = stand_in(tmp_path, "import time\nprint('READY', flush=True)\ntime.sleep(60)\n")
+    command, _ = stand_in(tmp_path, f"import sys, time\n{STARTS}time.sleep(60)\n")
     supervisor = Supervisor(worker_command=command)
     supervisor.start("cd1", [DeviceSpec("cd1", "vcdrom", 7, {})])
     try:
@@ -251,7 +258,7 @@ def test_silent_worker_times_out(tmp_path: Path) -> None:
 
 
 def test_worker_dying_before_answering_is_an_io_error(tmp_path: Path) -> None:
-    body = "import sys\nprint('READY', flush=True)\nsys.stdin.readline()\nsys.exit(1)\n"
+    body = f"import sys\n{STARTS}sys.stdin.readline()\nsys.exit(1)\n"
     command, _ = stand_in(tmp_path, body)
     supervisor = Supervisor(worker_command=command)
     supervisor.start("cd1", [DeviceSpec("cd1", "vcdrom", 7, {})])

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tcmu_scst.compat_sysfs.realizer import DeviceRequest, RecordingRealizer
+from tcmu_scst.compat_sysfs.realizer import DeviceRequest, OpenedDevice, RecordingRealizer
 from tcmu_scst.dataplane.worker import apply_request
 from tcmu_scst.handlers.block_backend import BlockBackend, BlockGeometry
 from tcmu_scst.handlers.disk import ScsiDevice
@@ -169,17 +169,15 @@ def file_disk_class(disks: FakeDisks) -> type[BlockBackend]:
 class InProcessWorkers(RecordingRealizer):
     served: dict[str, ScsiDevice] = field(default_factory=dict)
 
-    def create_device(self, request: DeviceRequest) -> None:
-        super().create_device(request)
+    def create_device(self, request: DeviceRequest) -> OpenedDevice:
+        opened = super().create_device(request)
         self.served[request.name] = open_scsi_device(request.handler, request.name,
                                                      request.params)
+        return opened
 
     def delete_device(self, name: str) -> None:
         super().delete_device(name)
-        device = self.served.pop(name)
-        backend = getattr(device, "backend", None)
-        if backend is not None:
-            backend.close()
+        self.served.pop(name).close()
 
     def set_device_attribute(self, name: str, attribute: str, value: str) -> None:
         super().set_device_attribute(name, attribute, value)
