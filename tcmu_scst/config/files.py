@@ -1,18 +1,16 @@
-"""Saving scst.conf files: atomically, and private when they hold CHAP secrets.
+"""Saving an scst.conf: where it goes, and private when it holds CHAP secrets.
 
-A config file is what brings a system back after a reboot, so it is never left half
-written: the text goes to a temporary file in the same directory, is flushed to disk, and
-replaces the old file with one ``rename``; the directory is synced so the rename survives a
-crash too.  ``IncomingUser``/``OutgoingUser`` lines carry CHAP secrets, so such a file is
-created 0600 (the mode is set before any byte is written).
+``IncomingUser``/``OutgoingUser`` lines carry CHAP secrets, so a file with any is written
+0600, one without 0644; the directory is made when missing (the daemon's
+``/var/lib/tcmu-scst`` on a first start).  The writing itself, atomic, is
+:func:`tcmu_scst.config.atomic_file.write_atomically`.
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
-import tempfile
 
+from .atomic_file import PRIVATE, SHARED, write_atomically
 from .model import Attributes, ScstConfig
 
 SECRET_ATTRIBUTES = ("IncomingUser", "OutgoingUser")
@@ -37,24 +35,6 @@ def has_secrets(config: ScstConfig) -> bool:
 
 
 def save_atomically(path: str, text: str, secret: bool) -> None:
-    """Replace ``path`` with ``text`` in one step (temp file, fsync, rename, dir fsync)."""
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    mode = 0o600 if secret else 0o644
-    fd, temporary = tempfile.mkstemp(prefix=".scst.conf.", dir=directory)
-    try:
-        os.fchmod(fd, mode)
-        with os.fdopen(fd, "w", encoding="utf-8") as file:
-            file.write(text)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temporary)
-        raise
-    directory_fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(directory_fd)
-    finally:
-        os.close(directory_fd)
+    """Replace the scst.conf at ``path`` with ``text`` in one step, 0600 if ``secret``."""
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    write_atomically(path, text, PRIVATE if secret else SHARED)

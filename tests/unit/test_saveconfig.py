@@ -287,20 +287,23 @@ TARGETCLI_DOCUMENT = r"""
 }
 """
 
+# What the import writes for it, after the header: scst.conf in -write_config's layout (the
+# one scst.conf writer): names and attribute lines sorted, scstadmin's blank lines.
 TARGETCLI_CONF_BODY = """\
-HANDLER vdisk_fileio {
-\tDEVICE web {
-\t\tfilename /srv/images/web.img
-\t}
-}
 
 HANDLER vdisk_blockio {
 \tDEVICE db {
-\t\tfilename /dev/vg0/db
 \t\tblocksize 4096
-\t\tthin_provisioned 1
+\t\tfilename /dev/vg0/db
 \t\trotational 0
+\t\tthin_provisioned 1
 \t\tusn db0serial
+\t}
+}
+
+HANDLER vdisk_fileio {
+\tDEVICE web {
+\t\tfilename /srv/images/web.img
 \t}
 }
 
@@ -316,30 +319,33 @@ TARGET_DRIVER iscsi {
 \tenabled 1
 
 \tTARGET iqn.2003-01.org.linux-iscsi.store.x8664:sn.0123456789ab {
-\t\tIncomingUser "web webhostsecret1"
+\t\tDataDigest CRC32C,None
+\t\tHeaderDigest CRC32C,None
 \t\tIncomingUser "db dbhostsecret12"
-\t\tOutgoingUser "target targetsecret12"
+\t\tIncomingUser "web webhostsecret1"
 \t\tInitialR2T Yes
-\t\tMaxRecvDataSegmentLength 8192
-\t\tMaxXmitDataSegmentLength 262144
 \t\tMaxBurstLength 262144
 \t\tMaxOutstandingR2T 1
-\t\tHeaderDigest CRC32C,None
-\t\tDataDigest CRC32C,None
+\t\tMaxRecvDataSegmentLength 8192
+\t\tMaxXmitDataSegmentLength 262144
+\t\tOutgoingUser "target targetsecret12"
 \t\tenabled 1
+
+\t\tGROUP iqn.1994-05.com.redhat:db1 {
+\t\t\tLUN 0 db
+
+\t\t\tINITIATOR iqn.1994-05.com.redhat:db1
+\t\t}
 
 \t\tGROUP webservers {
 \t\t\tLUN 0 web
 \t\t\tLUN 1 db {
 \t\t\t\tread_only 1
 \t\t\t}
-\t\t\tINITIATOR iqn.1994-05.com.redhat:web1
-\t\t\tINITIATOR iqn.1994-05.com.redhat:web2
-\t\t}
 
-\t\tGROUP iqn.1994-05.com.redhat:db1 {
-\t\t\tLUN 0 db
-\t\t\tINITIATOR iqn.1994-05.com.redhat:db1
+\t\t\tINITIATOR iqn.1994-05.com.redhat:web1
+
+\t\t\tINITIATOR iqn.1994-05.com.redhat:web2
 \t\t}
 \t}
 }
@@ -347,9 +353,11 @@ TARGET_DRIVER iscsi {
 TARGET_DRIVER scst_local {
 \tTARGET naa.5001405abcdef012 {
 \t\tsession_name lio_nexus
+
 \t\tLUN 0 scratch
 \t}
 }
+
 """
 
 TARGETCLI_WARNINGS = [
@@ -405,12 +413,13 @@ def test_import_in_demo_mode_and_unenforced_chap() -> None:
 
 
 ROUND_TRIP_CONF_BODY = """\
+
 HANDLER vdisk_fileio {{
 \tDEVICE disk1 {{
-\t\tfilename {disk}
 \t\tblocksize 4096
-\t\tthin_provisioned 1
+\t\tfilename {disk}
 \t\trotational 0
+\t\tthin_provisioned 1
 \t\tusn {usn1}
 \t}}
 }}
@@ -422,14 +431,28 @@ HANDLER vdisk_nullio {{
 \t}}
 }}
 
+TARGET_DRIVER fcst {{
+\tTARGET {fc_port} {{
+\t\tHW_TARGET
+
+\t\tenabled 1
+
+\t\tGROUP fc {{
+\t\t\tLUN 0 disk1
+
+\t\t\tINITIATOR {fc_host}
+\t\t}}
+\t}}
+}}
+
 TARGET_DRIVER iscsi {{
 \tIncomingUser "disc discoverysecret"
 \tenabled 1
 
 \tTARGET {iqn} {{
+\t\tHeaderDigest CRC32C
 \t\tIncomingUser "joe secretsecret12"
 \t\tOutgoingUser "tgt mutualsecret12"
-\t\tHeaderDigest CRC32C
 \t\tenabled 1
 
 \t\tGROUP hosts {{
@@ -437,7 +460,9 @@ TARGET_DRIVER iscsi {{
 \t\t\tLUN 1 disk1 {{
 \t\t\t\tread_only 1
 \t\t\t}}
+
 \t\t\tINITIATOR {host1}
+
 \t\t\tINITIATOR {host2}
 \t\t}}
 \t}}
@@ -446,21 +471,11 @@ TARGET_DRIVER iscsi {{
 TARGET_DRIVER scst_local {{
 \tTARGET {local} {{
 \t\tsession_name lio_nexus
+
 \t\tLUN 0 null1
 \t}}
 }}
 
-TARGET_DRIVER fcst {{
-\tTARGET {fc_port} {{
-\t\tHW_TARGET
-\t\tenabled 1
-
-\t\tGROUP fc {{
-\t\t\tLUN 0 disk1
-\t\t\tINITIATOR {fc_host}
-\t\t}}
-\t}}
-}}
 """
 
 
