@@ -71,12 +71,12 @@ echo "add_target local1 session_name=s1" > $S/targets/scst_local/mgmt
 echo "add bio1 0" > $S/targets/scst_local/local1/luns/mgmt
 wait_for ours_disk bio1 || exit 1
 disk=$(ours_disk bio1)
-echo "readcap-on=$(sg_readcap --long $disk | grep -Eo '(exponent|lbpme)=[0-9]+' | tr '\n' ' ')"
+echo "readcap-on=$(sg_readcap --long $disk | grep -Eo '(lbpme|physical block exponent)=[0-9]+' | tr '\n' ' ')"
 echo "initiator-queue=rotational $(cat /sys/block/${disk#/dev/}/queue/rotational) physical $(cat /sys/block/${disk#/dev/}/queue/physical_block_size)"
 echo 0 > $S/devices/bio1/lb_per_pb_exp
 echo "write-status=$?"
 echo "tree-lb_per_pb_exp-written=$(tr '\n' ' ' < $S/devices/bio1/lb_per_pb_exp)"
-echo "readcap-off=$(sg_readcap --long $disk | grep -Eo '(exponent|lbpme)=[0-9]+' | tr '\n' ' ')"
+echo "readcap-off=$(sg_readcap --long $disk | grep -Eo '(lbpme|physical block exponent)=[0-9]+' | tr '\n' ' ')"
 
 admin -write_config /tmp/written.conf > /tmp/admin.log 2>&1
 echo "write_config-status=$?"
@@ -134,12 +134,12 @@ def test_blockio_shows_and_keeps_what_it_found_on_the_disk(vm: GuestRunner) -> N
     assert value(output, "tree-thin_provisioned") == "1", output
     assert value(output, "tree-lb_per_pb_exp") == "1", output
     # the initiator sees the same disk
-    assert value(output, "readcap-on") == "lbpme=1 exponent=3", output
+    assert value(output, "readcap-on") == "lbpme=1 physical block exponent=3", output
     assert value(output, "initiator-queue") == "rotational 0 physical 4096", output
     # lb_per_pb_exp changes at run time and becomes a key
     assert value(output, "write-status") == "0", output
     assert value(output, "tree-lb_per_pb_exp-written") == "0 [key]", output
-    assert value(output, "readcap-off") == "lbpme=1 exponent=0", output
+    assert value(output, "readcap-off") == "lbpme=1 physical block exponent=0", output
     # -write_config saves what was set; the export says non-rotational
     assert value(output, "write_config-status") == "0", output
     block = device_block(section(output, "-- scst.conf\n", "-- end of scst.conf"), "bio1")
