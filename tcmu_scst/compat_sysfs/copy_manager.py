@@ -22,6 +22,7 @@ from __future__ import annotations
 import errno
 import logging
 
+from ..drivers import COPY_MANAGER_DRIVER, driver_of
 from ..handlers.registry import declaration_of
 from .devices import Device, DeviceRegistry
 from .grammar import c_integer, invalid, next_word, split_command, words
@@ -54,7 +55,8 @@ class CopyManager:
         self.lun_set = LunSet(COPY_MANAGER, COPY_MANAGER_TARGET, None, path,
                               len(path.split("/")), realized=False, admit=self._admit)
         # no enable switch, so SCST counts it as enabled: rel_tgt_id 0 is refused
-        self.target = Target(COPY_MANAGER, COPY_MANAGER_TARGET, self.lun_set, enabled=True)
+        self.target = Target(COPY_MANAGER, COPY_MANAGER_TARGET, self.lun_set,
+                             enabled=not COPY_MANAGER_DRIVER.target_switch)
         targets.targets[COPY_MANAGER] = {COPY_MANAGER_TARGET: self.target}
         targets.drivers[COPY_MANAGER] = self._driver_directory()
         luns.sets.append(self.lun_set)
@@ -96,7 +98,7 @@ class CopyManager:
         in_copy_manager, anyone, names = False, False, set()
         for export in device.exports:
             driver, target_name, group_name = export.owner
-            if driver == COPY_MANAGER:
+            if driver_of(driver).copy_reach:
                 in_copy_manager = True
             elif group_name is None:
                 anyone = True

@@ -51,19 +51,26 @@ ACCESS_LIMIT_HELP = {
 }
 
 
-def target_driver_usage(driver_attributes: list[str], target_attributes: list[str],
-                        creation: list[str], can_create: bool = True,
-                        extra_commands: list[str] | None = None,
+# A target driver's mgmt verbs and the usage line each one prints (SCST's wording)
+TARGET_DRIVER_COMMANDS = {
+    "add_target": "add_target target_name [parameters]",
+    "del_target": "del_target target_name",
+    "add_attribute": "add_attribute <attribute> <value>",
+    "del_attribute": "del_attribute <attribute> <value>",
+    "add_target_attribute": "add_target_attribute target_name <attribute> <value>",
+    "del_target_attribute": "del_target_attribute target_name <attribute> <value>",
+    "add_session": "add_session target_name session_name",
+    "del_session": "del_session target_name session_name",
+}
+
+
+def target_driver_usage(verbs: tuple[str, ...], creation: tuple[str, ...] = (),
+                        driver_attributes: tuple[str, ...] = (),
+                        target_attributes: tuple[str, ...] = (),
                         access_limits: tuple[str, ...] = ()) -> str:
-    commands = []
-    if can_create:
-        commands += ["add_target target_name [parameters]", "del_target target_name"]
-    if driver_attributes:
-        commands += ["add_attribute <attribute> <value>", "del_attribute <attribute> <value>"]
-    if target_attributes:
-        commands += ["add_target_attribute target_name <attribute> <value>",
-                     "del_target_attribute target_name <attribute> <value>"]
-    commands += extra_commands or []
+    """``targets/<driver>/mgmt``: one usage line per verb, in the order given, then the
+    lists of what the verbs take."""
+    commands = [TARGET_DRIVER_COMMANDS[verb] for verb in verbs]
     text = _usage(commands) + f"\n{PARAMETERS_LINE}\n\n"
     if creation:
         text += f"The following parameters available: {', '.join(creation)}\n"

@@ -2,7 +2,10 @@
 
 Each key has SCST's local default, its accepted values and whether it is a number in a range;
 ``:default:`` restores the default, numbers may use any C base, and the file shows ``[key]``
-whenever the value differs from the default (scst_sysfs.md section 5.6).
+whenever the value differs from the default (scst_sysfs.md section 5.6).  This table is the
+one place the keys' defaults are stated: the tree shows them, the realizer writes the ones LIO
+keeps into a new TPG's ``param/`` (:mod:`tcmu_scst.drivers.iscsi`), and the saveconfig
+export and import compare against them.
 """
 
 from __future__ import annotations
@@ -21,6 +24,9 @@ class IscsiKey:
     low: int | None = None  # numeric keys: inclusive range
     high: int | None = None
     choices: tuple[str, ...] = ()
+    # LIO keeps the key as a TPG parameter of the same name; the others are iscsi-scstd's
+    # own settings, kept in the tree only
+    in_lio: bool = True
 
     def normalise(self, text: str) -> str:
         value = text.strip()
@@ -59,11 +65,11 @@ ISCSI_KEYS = {key.name: key for key in (
     IscsiKey("MaxOutstandingR2T", "32", 1, 65535),
     IscsiKey("HeaderDigest", "None"),
     IscsiKey("DataDigest", "None"),
-    IscsiKey("QueuedCommands", "32", 1, 2048),
-    IscsiKey("RspTimeout", "90", 2, 65535),
-    IscsiKey("NopInInterval", "30", 0, 65535),
-    IscsiKey("NopInTimeout", "30", 2, 65535),
-    IscsiKey("MaxSessions", "0", 0, 65535),
+    IscsiKey("QueuedCommands", "32", 1, 2048, in_lio=False),
+    IscsiKey("RspTimeout", "90", 2, 65535, in_lio=False),
+    IscsiKey("NopInInterval", "30", 0, 65535, in_lio=False),
+    IscsiKey("NopInTimeout", "30", 2, 65535, in_lio=False),
+    IscsiKey("MaxSessions", "0", 0, 65535, in_lio=False),
 )}
 CHAP_ATTRIBUTES = ("IncomingUser", "OutgoingUser")
 MIN_SECRET = 12

@@ -5,6 +5,9 @@ them without loading the tree itself (every ``tcmu-scst-admin`` run is a new pro
 loading the handlers and the tree cost it a fifth of a second).
 """
 
+VERSION = "3.11.0-tcmu-scst"  # what the root's and the iSCSI driver's version files show
+TRACE_LEVEL = "out_of_mem | minor | pid | line | function | special | mgmt | mgmt_dbg"
+
 WILDCARDS = "*?!"  # SCST's initiator pattern characters; LIO matches names exactly
 ACCESS_LIMITS_LABEL = "access limits"  # read by tcmu_scst.config.apply before any write
 EXACT_NAMES = "exact_initiator_names"

@@ -17,9 +17,10 @@ from .devices import DeviceRegistry
 from .fixed_knobs import ROOT_KNOBS
 from .grammar import c_integer, invalid
 from .luns import LunManager
+from .names import TRACE_LEVEL, VERSION
 from .nodes import Attribute, Directory, Node, Tree, fixed
 from .realizer import Realizer
-from .targets import VERSION, Targets
+from .targets import Targets
 
 log = logging.getLogger(__name__)
 
@@ -73,8 +74,7 @@ class ScstSystem:
             "last_sysfs_mgmt_res": Attribute(read=lambda: f"{self.tree.last_result}\n"),
             "setup_id": Attribute(read=self._read_setup_id, write=self._write_setup_id),
             **{knob.name: knob.node() for knob in ROOT_KNOBS},
-            "trace_level": Attribute(read=lambda: "out_of_mem | minor | pid | line | function "
-                                     "| special | mgmt | mgmt_dbg\n"),
+            "trace_level": Attribute(read=lambda: f"{TRACE_LEVEL}\n"),
             "handlers": self.devices.handlers_directory(),
             "devices": self.devices.devices_directory(),
             "targets": self.targets.directory(),

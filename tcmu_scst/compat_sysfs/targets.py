@@ -1,9 +1,12 @@
 """Target drivers and their targets: ``targets/<driver>/...`` with enabled, LUN sets,
 initiator groups and sessions.
 
-Three drivers, as on an SCST host with these modules: ``iscsi`` (virtual targets created with
-``add_target``), ``scst_local`` (local SCSI hosts, each session a ``/dev/sdX``) and ``fcst``
-(one target per FCoE local port, which appear and disappear with the ports: no ``mgmt``).
+The drivers realised in LIO, as on an SCST host with these modules: ``iscsi`` (virtual
+targets created with ``add_target``), ``scst_local`` (local SCSI hosts, each session a
+``/dev/sdX``) and ``fcst`` (one target per FCoE local port, which appear and disappear with
+the ports: no ``mgmt``); SCST's own ``copy_manager`` is added by
+:mod:`.copy_manager`.  What differs between them (verbs, files, defaults, where targets and
+sessions come from) is read from their :class:`~tcmu_scst.drivers.TargetDriver` objects.
 """
 
 from __future__ import annotations
@@ -14,23 +17,20 @@ import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 
-from ..lio.access_plan import DEMO, GroupSpec, LunExport, plan_access
+from ..drivers import TargetDriver, driver_of, lio_drivers
+from ..drivers.accounts import instance_name, secret_parts
+from ..lio.access_plan import DEMO, GroupSpec, LunExport
 from .devices import DeviceRegistry
 from .entry_names import check_entry_name, check_target_name, subdirectory
-from .fixed_knobs import GROUP_KNOBS, ISCSI_DRIVER_KNOBS, ISCSI_GROUP_KNOBS
-from .grammar import c_integer, invalid, next_word, parameters, split_command, words
-from .help_text import INI_GROUPS_USAGE, INITIATORS_USAGE, target_driver_usage
-from .iscsi_params import CHAP_ATTRIBUTES, ISCSI_KEYS, MIN_SECRET
+from .grammar import c_integer, invalid, next_word, split_command, words
+from .help_text import INI_GROUPS_USAGE, INITIATORS_USAGE
 from .luns import LunManager, LunSet
-from .names import ACCESS_MODE, EXACT_NAMES, WILDCARDS
+from .names import WILDCARDS
 from .nodes import Attribute, Directory, Node, NodeCache, ObjectDirectory, fixed
 from .realizer import Realizer, SessionInfo
 from .sessions import sessions_directory
 
 log = logging.getLogger(__name__)
-
-ISCSI, LOCAL, FCOE = "iscsi", "scst_local", "fcst"
-VERSION = "3.11.0-tcmu-scst"
 
 
 @dataclass
@@ -73,9 +73,10 @@ class Target:
 
     @property
     def access_mode(self) -> str:
-        """``demo`` or ``acl-only`` (see :mod:`tcmu_scst.lio.access_plan`); scst_local has
-        one initiator, its session, whose LUN set is realised as it is: always exact."""
-        if self.driver == LOCAL:
+        """``demo`` or ``acl-only``: the mode of the access plan the driver's LIO layout
+        makes of the target's LUN sets (see :mod:`tcmu_scst.lio.access_plan`)."""
+        layout = driver_of(self.driver).lio
+        if layout is None:
             return DEMO
         default = {number: LunExport(entry.device, entry.read_only)
                    for number, entry in self.luns.entries.items()}
@@ -83,7 +84,7 @@ class Target:
                                   {number: LunExport(entry.device, entry.read_only)
                                    for number, entry in group.luns.entries.items()})
                   for name, group in self.groups.items()}
-        return plan_access(default, groups, demo_capable=self.driver != FCOE).mode
+        return layout.plan(default, groups).mode
 
 
 def access_mode_text(target: Target) -> str:
@@ -92,33 +93,19 @@ def access_mode_text(target: Target) -> str:
     return f"{target.access_mode}\n"
 
 
-def _secret_parts(values: list[str], what: str) -> tuple[str, str]:
-    if len(values) != 2:
-        raise invalid(f"{what} needs a user name and a secret: {what} USER SECRET")
-    user, secret = values
-    if len(secret) < MIN_SECRET:
-        raise invalid(f"{what}: the secret must be at least {MIN_SECRET} characters")
-    return user, secret
-
-
-def _instance_name(existing: dict[str, str], base: str) -> str:
-    """SCST's multi-instance files: Name, then Name1, Name2, ..."""
-    if base not in existing:
-        return base
-    number = 1
-    while f"{base}{number}" in existing:
-        number += 1
-    return f"{base}{number}"
-
-
 class Targets:
     def __init__(self, devices: DeviceRegistry, luns: LunManager, realizer: Realizer):
         self.devices = devices
         self.luns = luns
         self.realizer = realizer
-        self.targets: dict[str, dict[str, Target]] = {ISCSI: {}, LOCAL: {}, FCOE: {}}
-        self.iscsi_enabled = False
-        self.discovery_users: dict[str, str] = {}
+        self.targets: dict[str, dict[str, Target]] = {driver.name: {}
+                                                      for driver in lio_drivers()}
+        # the drivers with an enabled switch of their own (iSCSI's), and its state
+        self.driver_enabled = {driver.name: False for driver in lio_drivers()
+                               if driver.driver_switch}
+        # per driver with account attributes: account file -> "USER SECRET" (iSCSI discovery)
+        self.driver_accounts: dict[str, dict[str, str]] = {
+            driver.name: {} for driver in lio_drivers() if driver.driver_attributes}
         # told before a target's rel_tgt_id changes (given the new one) and before a target
         # goes: its ALUA target groups re-send their layouts; one that raises refuses the
         # change, which then changes nothing
@@ -127,10 +114,18 @@ class Targets:
         # told a group whose initiators changed (who reaches its devices changed)
         self.members_changed: list[Callable[[Group], None]] = []
         self._directories = NodeCache()
+        # what each verb a driver may offer does (TargetDriver.verbs says which it offers)
+        self._driver_commands: dict[str, Callable[[TargetDriver, str, str | None, str],
+                                                  None]] = {
+            "add_target": self._add_target_command, "del_target": self._del_target_command,
+            "add_attribute": self._driver_account_command,
+            "del_attribute": self._driver_account_command,
+            "add_target_attribute": self._target_account_command,
+            "del_target_attribute": self._target_account_command,
+            "add_session": self._session_command, "del_session": self._session_command}
         # the driver directories; SCST's own copy_manager is added by its owner
-        self.drivers: dict[str, Node] = {ISCSI: self._iscsi_directory(),
-                                         LOCAL: self._local_directory(),
-                                         FCOE: self._fc_directory()}
+        self.drivers: dict[str, Node] = {driver.name: self._driver_directory(driver)
+                                         for driver in lio_drivers()}
         self._directory = Directory(fixed(self.drivers))
 
     # --- targets --------------------------------------------------------------------------
@@ -138,12 +133,14 @@ class Targets:
     def find(self, name: str) -> Target | None:
         """The local target of that name in any driver (SCST looks a name up across its
         drivers when it is added to an ALUA target group); an FCoE port counts while it is
-        there."""
-        for driver in (ISCSI, LOCAL):
-            if name in self.targets[driver]:
-                return self.targets[driver][name]
-        if name in self.targets[FCOE] or name in self.realizer.fc_ports():
-            return self.fc_target(name)
+        there.  The copy manager's target is no port of any initiator's: never found."""
+        for driver in lio_drivers():
+            targets = self.targets[driver.name]
+            if driver.port_targets:
+                if name in targets or name in self.realizer.fc_ports():
+                    return self.port_target(driver, name)
+            elif name in targets:
+                return targets[name]
         return None
 
     def _new_target(self, driver: str, name: str) -> Target:
@@ -155,41 +152,20 @@ class Targets:
         check_target_name(name, self.directory().entries()[driver], self.targets[driver])
         if name in self.targets[driver]:
             raise OSError(errno.EEXIST, f"target {name!r} already exists")
-        params: dict[str, str] = {}
-        users: dict[str, str] = {}
-        if driver == ISCSI:
-            for segment in parameter_text.replace("\n", ";").split(";"):
-                parts = words(segment)
-                if not parts:
-                    continue
-                key = parts[0]
-                if key in CHAP_ATTRIBUTES:
-                    user, secret = _secret_parts(parts[1:], key)
-                    users[_instance_name(users, key)] = f"{user} {secret}"
-                elif key in ISCSI_KEYS:
-                    if len(parts) != 2:
-                        raise invalid(f"{key} takes one value")
-                    params[key] = ISCSI_KEYS[key].normalise(parts[1])
-                elif key != "Alias":
-                    raise invalid(f"Unknown parameter {key!r} for an iSCSI target; set "
-                                  f"attributes after creation instead")
-        elif driver == LOCAL:
-            for key, value in parameters(parameter_text):
-                if key != "session_name":
-                    raise invalid(f"Unknown parameter {key!r}: scst_local takes session_name")
-                check_entry_name("session", value)
-                params[key] = value
+        kind = driver_of(driver)
+        creation = kind.parse_creation(parameter_text)
+        params = creation.params
         target = self._new_target(driver, name)
         self.realizer.create_target(driver, name, dict(params))
-        target.keys = {key: value for key, value in params.items() if key in ISCSI_KEYS}
+        target.keys = {key: value for key, value in params.items() if key in kind.target_keys}
         self.targets[driver][name] = target
         self.luns.sets.append(target.luns)
         try:
-            for file, value in users.items():
+            for file, value in creation.accounts.items():
                 self.realizer.set_target_attribute(driver, name, file, value)
                 target.users[file] = value
-            if driver == LOCAL and "session_name" in params:
-                self.add_local_session(target, params["session_name"])
+            if kind.session_parameter is not None and kind.session_parameter in params:
+                self.add_local_session(target, params[kind.session_parameter])
         except OSError:
             self.del_target(driver, name)
             raise
@@ -226,7 +202,9 @@ class Targets:
         self._apply_enabled(target, wanted)
 
     def _effective(self, target: Target, wanted: bool) -> bool:
-        return wanted and (self.iscsi_enabled or target.driver != ISCSI)
+        """A target is enabled in LIO while it and its driver (where that has a switch)
+        are."""
+        return wanted and self.driver_enabled.get(target.driver, True)
 
     def _apply_enabled(self, target: Target, wanted: bool) -> None:
         before = self._effective(target, target.enabled)
@@ -235,22 +213,22 @@ class Targets:
             self.realizer.enable_target(target.driver, target.name, after)
         target.enabled = wanted
 
-    def set_driver_enabled(self, text: str) -> None:
+    def set_driver_enabled(self, driver: str, text: str) -> None:
         value = text.strip()
         if value not in ("0", "1"):
             raise invalid("enabled: write 1 or 0")
-        old = self.iscsi_enabled
+        old = self.driver_enabled[driver]
         changed = []
         try:
-            for target in self.targets[ISCSI].values():
+            for target in self.targets[driver].values():
                 if target.enabled and old != (value == "1"):
-                    self.realizer.enable_target(ISCSI, target.name, value == "1")
+                    self.realizer.enable_target(driver, target.name, value == "1")
                     changed.append(target)
         except OSError:
             for target in changed:
-                self.realizer.enable_target(ISCSI, target.name, old)
+                self.realizer.enable_target(driver, target.name, old)
             raise
-        self.iscsi_enabled = value == "1"
+        self.driver_enabled[driver] = value == "1"
 
     def _free_relative_id(self) -> int:
         used = {target.rel_tgt_id for targets in self.targets.values()
@@ -276,9 +254,10 @@ class Targets:
         target.rel_tgt_id = number
 
     def set_key(self, target: Target, key: str, text: str) -> None:
-        value = ISCSI_KEYS[key].normalise(text.split("\n", maxsplit=1)[0])
+        declaration = driver_of(target.driver).target_keys[key]
+        value = declaration.normalise(text.split("\n", maxsplit=1)[0])
         self.realizer.set_target_attribute(target.driver, target.name, key, value)
-        if value == ISCSI_KEYS[key].default:
+        if value == declaration.default:
             target.keys.pop(key, None)
         else:
             target.keys[key] = value
@@ -302,66 +281,79 @@ class Targets:
     # --- driver mgmt ----------------------------------------------------------------------
 
     def driver_mgmt(self, driver: str, text: str) -> None:
+        """A command written to ``targets/<driver>/mgmt``: one of the driver's verbs."""
+        kind = driver_of(driver)
         verb, rest = split_command(text)
         name, tail = next_word(rest)
-        if verb == "add_target":
-            if name is None:
-                raise invalid("Target name required: add_target NAME [parameters]")
-            self.add_target(driver, name, tail)
-        elif verb == "del_target":
-            if name is None:
-                raise invalid("Target name required: del_target NAME")
-            if words(tail):
-                raise invalid("Syntax error: del_target takes only a name")
-            self.del_target(driver, name)
-        elif driver == ISCSI and verb in ("add_attribute", "del_attribute"):
-            self._discovery_user(verb, [name or "", *words(tail)])
-        elif driver == ISCSI and verb in ("add_target_attribute", "del_target_attribute"):
-            target = self.targets[ISCSI].get(name or "")
-            if target is None:
-                raise OSError(errno.ENOENT, f"target {name!r} does not exist")
-            self._target_user(target, verb, words(tail))
-        elif driver == LOCAL and verb in ("add_session", "del_session"):
-            session, _ = next_word(tail)
-            target = self.targets[LOCAL].get(name or "")
-            if target is None or session is None:
-                raise invalid(f"{verb} TARGET SESSION: unknown target or no session name")
-            if verb == "add_session":
-                self.add_local_session(target, session)
-            else:
-                self.del_local_session(target, session)
-        else:
+        command = self._driver_commands.get(verb)
+        if verb not in kind.verbs or command is None:
             raise invalid(f"Unknown action {verb!r}: read targets/{driver}/mgmt for the usage")
+        command(kind, verb, name, tail)
 
-    def _discovery_user(self, verb: str, values: list[str]) -> None:
-        attribute = values[0]
+    def _add_target_command(self, kind: TargetDriver, verb: str, name: str | None,
+                            tail: str) -> None:
+        if name is None:
+            raise invalid("Target name required: add_target NAME [parameters]")
+        self.add_target(kind.name, name, tail)
+
+    def _del_target_command(self, kind: TargetDriver, verb: str, name: str | None,
+                            tail: str) -> None:
+        if name is None:
+            raise invalid("Target name required: del_target NAME")
+        if words(tail):
+            raise invalid("Syntax error: del_target takes only a name")
+        self.del_target(kind.name, name)
+
+    def _driver_account_command(self, kind: TargetDriver, verb: str, name: str | None,
+                                tail: str) -> None:
+        """``add_attribute``/``del_attribute``: the driver's own accounts (iSCSI
+        discovery)."""
+        attribute = name or ""
         base = attribute.rstrip("0123456789")
-        if base not in CHAP_ATTRIBUTES:
-            raise invalid(f"Syntax error: unknown attribute {attribute!r}; use IncomingUser "
-                          "or OutgoingUser")
-        self._change_users(self.discovery_users, base, verb.startswith("add"), values[1:],
-                           lambda file, value: self.realizer.set_driver_attribute(
-                               ISCSI, file, value))
+        if base not in kind.driver_attributes:
+            raise invalid(f"Syntax error: unknown attribute {attribute!r}; use "
+                          f"{' or '.join(kind.driver_attributes)}")
+        self._change_users(self.driver_accounts[kind.name], base, verb.startswith("add"),
+                           words(tail), lambda file, value: self.realizer.set_driver_attribute(
+                               kind.name, file, value))
 
-    def _target_user(self, target: Target, verb: str, values: list[str]) -> None:
+    def _target_account_command(self, kind: TargetDriver, verb: str, name: str | None,
+                                tail: str) -> None:
+        """``add_target_attribute``/``del_target_attribute``: a target's accounts."""
+        target = self.targets[kind.name].get(name or "")
+        if target is None:
+            raise OSError(errno.ENOENT, f"target {name!r} does not exist")
+        values = words(tail)
         if not values:
             raise invalid("Syntax error: give an attribute and its value")
         base = values[0].rstrip("0123456789")
-        if base not in CHAP_ATTRIBUTES:
+        if base not in kind.accounts:
             raise invalid(f"Syntax error: unknown target attribute {values[0]!r}")
         self._change_users(target.users, base, verb.startswith("add"), values[1:],
                            lambda file, value: self.realizer.set_target_attribute(
-                               ISCSI, target.name, file, value))
+                               kind.name, target.name, file, value))
+
+    def _session_command(self, kind: TargetDriver, verb: str, name: str | None,
+                         tail: str) -> None:
+        """``add_session``/``del_session``: sessions that mgmt makes (scst_local)."""
+        session, _ = next_word(tail)
+        target = self.targets[kind.name].get(name or "")
+        if target is None or session is None:
+            raise invalid(f"{verb} TARGET SESSION: unknown target or no session name")
+        if verb == "add_session":
+            self.add_local_session(target, session)
+        else:
+            self.del_local_session(target, session)
 
     @staticmethod
     def _change_users(users: dict[str, str], base: str, adding: bool, values: list[str],
                       apply: Callable[[str, str], None]) -> None:
         if adding:
-            user, secret = _secret_parts(values, base)
+            user, secret = secret_parts(values, base)
             if any(value.split()[0] == user for file, value in users.items()
                    if file.rstrip("0123456789") == base):
                 raise invalid(f"{base} {user} already exists")
-            file = base if base == "OutgoingUser" else _instance_name(users, base)
+            file = base if base == "OutgoingUser" else instance_name(users, base)
             apply(file, f"{user} {secret}")
             users[file] = f"{user} {secret}"
         else:
@@ -482,7 +474,7 @@ class Targets:
     def sessions(self, target: Target) -> list[SessionInfo]:
         """The target's live sessions, each with the group whose LUNs it sees (SCST binds a
         session to the first group that names its initiator)."""
-        if target.driver == LOCAL:
+        if driver_of(target.driver).managed_sessions:
             live = [SessionInfo(name) for name in target.local_sessions]
         else:
             live = self.realizer.sessions(target.driver, target.name)
@@ -497,7 +489,7 @@ class Targets:
         """SCST's ``force_close``.  An ``scst_local`` session is removed for good, as SCST's
         scst_local removes its SCSI host; an iSCSI initiator is disconnected and may log in
         again (the realizer refuses where LIO would close more than this session)."""
-        if target.driver == LOCAL:
+        if driver_of(target.driver).managed_sessions:
             self.del_local_session(target, session.initiator)
         else:
             self.realizer.close_session(target.driver, target.name, session.initiator)
@@ -509,65 +501,51 @@ class Targets:
         """``targets/``: its driver directories are always the same nodes."""
         return self._directory
 
-    def _iscsi_directory(self) -> Directory:
+    def _driver_directory(self, driver: TargetDriver) -> Directory:
+        """``targets/<driver>/``: its own files (those its driver object declares) and its
+        targets, or, for a driver whose targets are the host's ports, one per port."""
+        if driver.port_targets:
+            return Directory(lambda: {
+                wwpn: self._target_directory(self.port_target(driver, wwpn))
+                for wwpn in self.realizer.fc_ports()})
+
         def own() -> dict[str, Node]:
-            children: dict[str, Node] = {
-                "mgmt": Attribute(read=lambda: target_driver_usage(
-                    list(CHAP_ATTRIBUTES), [*CHAP_ATTRIBUTES, "allowed_portal"], [],
-                    access_limits=(EXACT_NAMES, ACCESS_MODE)),
-                    write=lambda text: self.driver_mgmt(ISCSI, text)),
-                "enabled": Attribute(read=lambda: f"{int(self.iscsi_enabled)}\n",
-                                     write=self.set_driver_enabled),
-                "open_state": Attribute(read=lambda: "open\n"),
-                "version": Attribute(read=lambda: f"{VERSION}\n"),
-                "trace_level": Attribute(read=lambda: "out_of_mem | minor | pid | line | "
-                                         "function | special | mgmt | mgmt_dbg\n"),
-                **{knob.name: knob.node() for knob in ISCSI_DRIVER_KNOBS},
-            }
-            for file, value in self.discovery_users.items():
+            children: dict[str, Node] = {}
+            if driver.has_mgmt:
+                children["mgmt"] = Attribute(
+                    read=driver.usage, write=lambda text: self.driver_mgmt(driver.name, text))
+            if driver.driver_switch:
+                children["enabled"] = Attribute(
+                    read=lambda: f"{int(self.driver_enabled[driver.name])}\n",
+                    write=lambda text: self.set_driver_enabled(driver.name, text))
+            for file, text in driver.status_files.items():
+                children[file] = Attribute(read=lambda t=text: f"{t}\n")
+            for knob in driver.driver_knobs:
+                children[knob.name] = knob.node()
+            for file, value in self.driver_accounts.get(driver.name, {}).items():
                 children[file] = Attribute(read=lambda v=value: f"{v}\n[key]\n", secret=True)
             return children
 
-        return ObjectDirectory(own, lambda: self.targets[ISCSI],
+        return ObjectDirectory(own, lambda: self.targets[driver.name],
                                lambda name, target: self._target_directory(target))
 
-    def _local_directory(self) -> Directory:
-        def own() -> dict[str, Node]:
-            return {
-                "mgmt": Attribute(read=lambda: target_driver_usage(
-                    [], [], ["session_name"], extra_commands=[
-                        "add_session target_name session_name",
-                        "del_session target_name session_name"],
-                    access_limits=(EXACT_NAMES,)),
-                    write=lambda text: self.driver_mgmt(LOCAL, text)),
-            }
-
-        return ObjectDirectory(own, lambda: self.targets[LOCAL],
-                               lambda name, target: self._target_directory(target))
-
-    def fc_target(self, wwpn: str) -> Target:
-        """The target of a local FCoE port.  It is registered with LIO only when something
+    def port_target(self, driver: TargetDriver, wwpn: str) -> Target:
+        """The target of a local port (FCoE).  It is registered with LIO only when something
         is configured on it (a port that only initiates must not become a target port)."""
-        target = self.targets[FCOE].get(wwpn)
+        targets = self.targets[driver.name]
+        target = targets.get(wwpn)
         if target is None:
-            target = self._new_target(FCOE, wwpn)
+            target = self._new_target(driver.name, wwpn)
             target.realized = False
             target.luns.prepare = lambda: self._realize(target)
-            self.targets[FCOE][wwpn] = target
+            targets[wwpn] = target
             self.luns.sets.append(target.luns)
         return target
 
     def _realize(self, target: Target) -> None:
-        if target.driver == FCOE and not target.realized:
-            self.realizer.create_target(FCOE, target.name, {})
+        if not target.realized:
+            self.realizer.create_target(target.driver, target.name, {})
             target.realized = True
-
-    def _fc_directory(self) -> Directory:
-        def entries() -> dict[str, Node]:
-            return {wwpn: self._target_directory(self.fc_target(wwpn))
-                    for wwpn in self.realizer.fc_ports()}
-
-        return Directory(entries)
 
     def _target_directory(self, target: Target) -> Directory:
         return self._directories.get(target, lambda: self._new_target_directory(target))
@@ -584,15 +562,16 @@ class Targets:
             "ini_groups": self._groups_directory(target),
             "sessions": self._sessions_directory(target),
         }
-        if target.driver != LOCAL:  # scst_local cannot enable targets: no switch (SCST)
+        kind = driver_of(target.driver)
+        if kind.target_switch:
             always["enabled"] = Attribute(read=lambda: f"{int(target.enabled)}\n",
                                           write=lambda text: self.set_enabled(target, text))
-        if target.driver == ISCSI:
-            for key, declaration in ISCSI_KEYS.items():
-                always[key] = Attribute(
-                    read=lambda k=key, d=declaration: target.keys.get(k, d.default) + (
-                        "\n[key]\n" if k in target.keys else "\n"),
-                    write=lambda text, k=key: self.set_key(target, k, text))
+        for key, declaration in kind.target_keys.items():
+            always[key] = Attribute(
+                read=lambda k=key, d=declaration: target.keys.get(k, d.default) + (
+                    "\n[key]\n" if k in target.keys else "\n"),
+                write=lambda text, k=key: self.set_key(target, k, text))
+        if kind.target_id_file:
             always["tid"] = Attribute(read=lambda: f"{target.rel_tgt_id}\n")
 
         def entries() -> Mapping[str, Node]:
@@ -618,8 +597,7 @@ class Targets:
             def group_entries() -> dict[str, Node]:
                 children: dict[str, Node] = {"initiators": Directory(initiator_entries),
                                              "luns": self.luns.directory(group.luns)}
-                knobs = GROUP_KNOBS + (ISCSI_GROUP_KNOBS if target.driver == ISCSI else ())
-                for knob in knobs:
+                for knob in driver_of(target.driver).group_knobs:
                     children[knob.name] = knob.node()
                 return children
 
