@@ -3,12 +3,16 @@
 Mapping (DESIGN.md): a device is a TCMU user backstore ``core/user_N/<name>`` served by a
 worker process of its own; an iSCSI target is ``iscsi/<iqn>/tpgt_1`` listening on all
 addresses; an ``scst_local`` session is a tcm_loop nexus; an ``fcst`` target is
-``fc/<wwpn>/tpgt_1``.  Who sees which LUN is one :class:`~..lio.access_plan.AccessPlan` per
-target, recomputed after every change of LUNs, groups or initiators and applied as a
-difference (:mod:`..lio.access_apply`): an initiator group is a set of explicit node ACLs
-tagged with the group's name; initiators in no group see the default LUN set through LIO's
-demo mode only while that is exact, and are refused otherwise (``access_mode acl-only``,
-logged as a warning).  An ``scst_local`` target has exactly one initiator, its session, so
+``fc/<wwpn>/tpgt_1``.  How each driver's targets are laid out (their TPG, demo mode, access
+plan, CHAP placement, protocol) is its :class:`~tcmu_scst.drivers.LioLayout`; this module
+does what is common to all of them.
+
+Who sees which LUN is one :class:`~..lio.access_plan.AccessPlan` per target, recomputed
+after every change of LUNs, groups or initiators and applied as a difference
+(:mod:`..lio.access_apply`): an initiator group is a set of explicit node ACLs tagged with
+the group's name; initiators in no group see the default LUN set through LIO's demo mode
+only while that is exact, and are refused otherwise (``access_mode acl-only``, logged as a
+warning).  An ``scst_local`` target has exactly one initiator, its session, so
 its TPG simply holds the LUN set that session's name selects.
 
 SCST's copy manager (``targets/copy_manager``) has no LIO object: our handlers carry out
@@ -42,13 +46,13 @@ from ..compat_sysfs.realizer import (
 from ..compat_sysfs.sessions import scst_sid
 from ..dataplane.spec import DeviceSpec
 from ..dataplane.supervisor import DeviceOpenError, Supervisor
+from ..drivers import DRIVERS, ISCSI_LAYOUT, LOCAL_DRIVER, LioLayout, driver_of
+from ..drivers.lio_layout import unsupported
 from ..handlers.alua import ALUA_ATTRIBUTE
 from ..handlers.copy_reach import ReachEntry, ReachWriter
 from ..handlers.declaration import without_inert
 from ..handlers.registry import device_identity
 from ..lio import (
-    Chap,
-    FcTarget,
     IscsiTarget,
     LoopbackExport,
     TargetPortalGroup,
@@ -57,19 +61,16 @@ from ..lio import (
     local_port_wwpns,
     random_naa,
     remove_user_backstore,
-    set_discovery_chap,
     unused_hba_index,
 )
 from ..lio.access_apply import apply_access
 from ..lio.access_plan import (
-    ACL_ONLY,
     DEMO,
     EMPTY_PLAN,
     AccessPlan,
     GroupSpec,
     LunExport,
     consequence,
-    plan_access,
 )
 from ..lio.backstore import UserBackstore
 from ..lio.session_close import close_session
@@ -77,7 +78,6 @@ from ..lio.sessions import IscsiSession
 from .connections import unclaimed
 from .port_rings import (
     PERSISTENT_RESERVATIONS_OFF,
-    PROTOCOLS,
     Port,
     place_of,
     port_backstore_name,
@@ -88,21 +88,7 @@ from .port_rings import (
 log = logging.getLogger(__name__)
 
 HBA_BASE = 100  # core/user_N indexes we allocate from (targetcli starts at 0)
-ISCSI_PORTAL = ("0.0.0.0", 3260)
-# SCST's local defaults for the negotiation keys LIO keeps too (tree and kernel agree)
-SCST_ISCSI_DEFAULTS = {
-    "InitialR2T": "No", "ImmediateData": "Yes", "MaxRecvDataSegmentLength": "1048576",
-    "MaxXmitDataSegmentLength": "1048576", "MaxBurstLength": "1048576",
-    "FirstBurstLength": "65536", "MaxOutstandingR2T": "32", "HeaderDigest": "None",
-    "DataDigest": "None",
-}
-LIO_ONLY_IN_SCST = ("QueuedCommands", "RspTimeout", "NopInInterval", "NopInTimeout",
-                    "MaxSessions")
 CD_BLOCK = 2048
-
-
-def unsupported(message: str) -> OSError:
-    return OSError(errno.EINVAL, message)
 
 
 def session_info(session: IscsiSession, offered: dict[str, str]) -> SessionInfo:
@@ -132,6 +118,7 @@ class _Target:
 
     driver: str
     name: str
+    layout: LioLayout
     tpg: TargetPortalGroup | None
     default: dict[int, LunExport] = field(default_factory=dict)  # the target's luns/
     group_luns: dict[str, dict[int, LunExport]] = field(default_factory=dict)
@@ -240,31 +227,12 @@ class LioRealizer:
     # --- targets --------------------------------------------------------------------------
 
     def create_target(self, driver: str, name: str, params: dict[str, str]) -> None:
-        if driver == "iscsi":
-            tpg: TargetPortalGroup | None = IscsiTarget(name, self.fs)
-            assert isinstance(tpg, IscsiTarget)
-            tpg.create()
-            try:
-                tpg.add_portal(*ISCSI_PORTAL)
-                tpg.set_demo_mode(True, write_protect=False)
-                tpg.set_authentication(False)
-                for key, value in {**SCST_ISCSI_DEFAULTS, **params}.items():
-                    if key not in LIO_ONLY_IN_SCST:
-                        tpg.set_param(key, value)
-            except BaseException:
-                tpg.remove()
-                raise
-        elif driver == "fcst":
-            # tcm_fc has no demo mode (no TPG attributes): initiators reach LUNs through
-            # explicit ACLs only, i.e. fcst initiator groups
-            tpg = FcTarget(name, self.fs)
-            tpg.create()
-        elif driver == "scst_local":
-            tpg = None  # made with its session (tcm_loop has one nexus per TPG)
-        else:
-            raise unsupported(f"target driver {driver!r} is not available")
-        plan = EMPTY_PLAN if tpg is None or tpg.supports_demo_mode else AccessPlan(ACL_ONLY)
-        self.targets[(driver, name)] = _Target(driver, name, tpg, plan=plan)
+        layout = driver_of(driver).lio
+        if layout is None:
+            raise unsupported(f"target driver {driver!r} has no LIO targets")
+        tpg = layout.make_tpg(name, self.fs, params)
+        self.targets[(driver, name)] = _Target(driver, name, layout, tpg,
+                                               plan=layout.initial_plan)
 
     def delete_target(self, driver: str, name: str) -> None:
         target = self.targets.pop((driver, name))
@@ -282,49 +250,9 @@ class LioRealizer:
 
     def set_target_attribute(self, driver: str, name: str, attribute: str, value: str) -> None:
         target = self.targets[(driver, name)]
-        tpg = target.tpg
-        if not isinstance(tpg, IscsiTarget):
-            raise unsupported(f"{attribute}: not an iSCSI target")
-        base = attribute.rstrip("0123456789")
-        if base == "IncomingUser":
-            if attribute != "IncomingUser":
-                raise unsupported("LIO keeps one CHAP account per target: remove "
-                                  "IncomingUser before adding another")
-            user, _, secret = value.partition(" ")
-            old = tpg.chap()
-            chap = Chap(user, secret, old.userid_mutual, old.password_mutual)
-            try:
-                self._set_chap(target, tpg, chap)
-                tpg.set_authentication(bool(user))
-            except BaseException:
-                self._set_chap(target, tpg, old)
-                raise
-        elif base == "OutgoingUser":
-            user, _, secret = value.partition(" ")
-            old = tpg.chap()
-            chap = Chap(old.userid, old.password, user, secret)
-            try:
-                self._set_chap(target, tpg, chap)
-            except BaseException:
-                self._set_chap(target, tpg, old)
-                raise
-        elif base == "allowed_portal":
-            raise unsupported("allowed_portal cannot be expressed in LIO (portals are per "
-                              "target, not per initiator address)")
-        elif attribute in LIO_ONLY_IN_SCST:
-            return  # iscsi-scstd daemon settings without an LIO counterpart: kept in the tree
-        else:
-            tpg.set_param(attribute, value)
-
-    @staticmethod
-    def _set_chap(target: _Target, tpg: IscsiTarget, chap: Chap) -> None:
-        """SCST checks a target's accounts for every initiator; LIO checks the TPG's only for
-        demo-mode sessions and each explicit ACL's own for its initiator: so the account goes
-        to the TPG and to the ACL of every initiator in a group."""
-        tpg.set_chap(chap)
-        for initiators in target.members.values():
-            for initiator in initiators:
-                tpg.set_acl_chap(initiator, chap)
+        target.layout.set_target_attribute(target.tpg, attribute, value,
+                                           [initiator for initiators in target.members.values()
+                                            for initiator in initiators])
 
     # --- LUNs, groups and initiators: one access plan per target ----------------------------
 
@@ -332,7 +260,8 @@ class LioRealizer:
         target = self.targets[(mapping.driver, mapping.target)]
         if mapping.device not in self.devices:
             raise OSError(errno.ENODEV, f"device {mapping.device!r} has no backstore")
-        if mapping.group is None and mapping.read_only and mapping.driver != "scst_local":
+        if mapping.group is None and mapping.read_only and \
+                not target.layout.default_set_read_only:
             raise unsupported("read_only LUNs in a target's default LUN set cannot be "
                               "expressed in LIO (demo mode has one write-protect switch); "
                               "use an initiator group, or read_only=1 on the device")
@@ -394,17 +323,9 @@ class LioRealizer:
     def _plan(self, target: _Target, default: dict[int, LunExport],
               groups: dict[str, dict[int, LunExport]],
               members: dict[str, list[str]]) -> AccessPlan:
-        if target.driver == "scst_local":
-            # one known initiator, the session: its LUN set becomes the TPG's LUNs
-            visible = default
-            for name, names in members.items():
-                if target.session is not None and target.session in names:
-                    visible = groups.get(name, {})
-            return AccessPlan(DEMO, {number: lun.device for number, lun in visible.items()})
         specs = {name: GroupSpec(tuple(members.get(name, ())), luns)
                  for name, luns in groups.items()}
-        demo_capable = target.tpg.supports_demo_mode if target.tpg is not None else True
-        return plan_access(default, specs, demo_capable, target.plan)
+        return target.layout.plan(default, specs, target.session, target.plan)
 
     def _sync(self, target: _Target, default: dict[int, LunExport],
               groups: dict[str, dict[int, LunExport]], members: dict[str, list[str]]) -> None:
@@ -540,7 +461,7 @@ class LioRealizer:
             configfs=self.fs, attributes=PERSISTENT_RESERVATIONS_OFF)
         place = place_of(record.alua, target.driver, target.name)
         port = Port(index, port_key(request.name, index), backstore,
-                    PROTOCOLS.get(target.driver, 0), place)
+                    target.layout.protocol, place)
         key = (target.driver, target.name)
         try:
             port.set_kernel_state(place)
@@ -584,11 +505,10 @@ class LioRealizer:
                     log.warning("device %s: port ring %s not removed: %s", name,
                                 port.backstore.name, error)
 
-    def _configure_acl(self, target: _Target, initiator: str) -> None:
-        if isinstance(target.tpg, IscsiTarget):
-            chap = target.tpg.chap()
-            if not chap.is_empty:
-                target.tpg.set_acl_chap(initiator, chap)
+    @staticmethod
+    def _configure_acl(target: _Target, initiator: str) -> None:
+        if target.tpg is not None:
+            target.layout.configure_acl(target.tpg, initiator)
 
     @staticmethod
     def _report_access(target: _Target, old: AccessPlan, new: AccessPlan,
@@ -610,21 +530,18 @@ class LioRealizer:
             if self.reach is not None:
                 self.reach.set_allow_not_connected(value == "1")
             return
-        if driver != "iscsi" or name.rstrip("0123456789") not in ("IncomingUser",
-                                                                   "OutgoingUser"):
+        kind = DRIVERS.get(driver)
+        if kind is None or kind.lio is None or \
+                name.rstrip("0123456789") not in kind.driver_attributes:
             raise unsupported(f"{driver} attribute {name!r} is not offered")
-        user, _, secret = value.partition(" ")
-        if name.startswith("IncomingUser"):
-            set_discovery_chap(Chap(user, secret) if user else None, bool(user), self.fs)
-        else:
-            raise unsupported("discovery mutual CHAP (OutgoingUser) is not offered yet")
+        kind.lio.set_driver_attribute(self.fs, name, value)
 
     # --- scst_local -----------------------------------------------------------------------
 
     def add_local_session(self, target: str, session: str) -> None:
         """The tcm_loop TPG and nexus, then the LUNs the session sees (SCST matches the
         session's name against the groups' initiators, so the set is known exactly)."""
-        record = self.targets[("scst_local", target)]
+        record = self.targets[(LOCAL_DRIVER.name, target)]
         if record.tpg is not None:
             raise unsupported("tcm_loop offers one session (nexus) per scst_local target")
         wwn = random_naa()
@@ -644,10 +561,10 @@ class LioRealizer:
         record.tpg, record.local_wwn, record.plan = export, wwn, plan
 
     def remove_local_session(self, target: str, session: str) -> None:
-        record = self.targets[("scst_local", target)]
+        record = self.targets[(LOCAL_DRIVER.name, target)]
         if record.tpg is not None:
             record.tpg.remove()
-        record.tpg, record.session, record.plan = None, None, EMPTY_PLAN
+        record.tpg, record.session, record.plan = None, None, record.layout.initial_plan
         self._remove_idle_ports(record)
 
     # --- read-back ------------------------------------------------------------------------
@@ -667,8 +584,8 @@ class LioRealizer:
         if len(dynamic) == 1:
             # the one demo-mode session owns the portal connection no ACL session claims,
             # where there is exactly one such connection on the whole host
-            address = unclaimed(ISCSI_PORTAL[1], [address for session in sessions
-                                                  for address in session.addresses])
+            address = unclaimed(ISCSI_LAYOUT.portal[1], [address for session in sessions
+                                                         for address in session.addresses])
             if address is not None:
                 found[dynamic[0]] = replace(found[dynamic[0]], addresses=(address,),
                                             connections=(ConnectionInfo(address),))

@@ -20,14 +20,7 @@ from dataclasses import dataclass
 
 from ..compat_sysfs.realizer import AluaLayout, AluaTargetGroup
 from ..dataplane.spec import PortRing
-from ..handlers.alua import (
-    PROTOCOL_FC,
-    PROTOCOL_ISCSI,
-    PROTOCOL_SAS,
-    STATE_CODES,
-    AluaView,
-    PortGroup,
-)
+from ..handlers.alua import STATE_CODES, AluaView, PortGroup
 from ..lio.backstore import UserBackstore
 
 # SCST state -> the state LIO enforces: the SPC code the worker reports, except that LIO's
@@ -36,7 +29,6 @@ from ..lio.backstore import UserBackstore
 # SCST's offline group does.
 KERNEL_STATES = {state: STATE_CODES["unavailable"] if state == "offline" else code
                  for state, code in STATE_CODES.items()}
-PROTOCOLS = {"iscsi": PROTOCOL_ISCSI, "fcst": PROTOCOL_FC, "scst_local": PROTOCOL_SAS}
 GROUP_DIR = "alua/default_tg_pt_gp"
 PERSISTENT_RESERVATIONS_OFF = {"emulate_pr": "0"}
 
@@ -87,7 +79,7 @@ class Port:
     index: int
     key: str
     backstore: UserBackstore
-    protocol: int
+    protocol: int  # what its target's driver reports (TargetDriver.lio.protocol)
     place: PortPlace
 
     def ring(self) -> PortRing:

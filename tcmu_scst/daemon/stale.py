@@ -25,14 +25,8 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from ..compat_sysfs.fuse_mount import _detach
-from ..lio import (
-    FcTarget,
-    LoopbackExport,
-    as_configfs,
-    list_backstores,
-    list_targets,
-    remove_backstore,
-)
+from ..drivers import lio_drivers
+from ..lio import as_configfs, list_backstores, remove_backstore
 from ..lio.configfs import Configfs, ConfigfsError
 from ..lio.tpg import TargetPortalGroup
 
@@ -50,14 +44,11 @@ def _ours(path: object, hba_base: int) -> bool:
 
 
 def _fabric_targets(fs: Configfs) -> list[TargetPortalGroup]:
-    found: list[TargetPortalGroup] = list(list_targets(fs))
-    for fabric, kind in (("loopback", LoopbackExport), ("fc", FcTarget)):
-        base = f"target/{fabric}"
-        if not fs.is_dir(base):
-            continue
-        for wwn in fs.subdirs(base):
-            with contextlib.suppress(OSError, ValueError):
-                found.append(kind(wwn, fs))
+    """Every TPG of the fabrics our target drivers use."""
+    found: list[TargetPortalGroup] = []
+    for driver in lio_drivers():
+        assert driver.lio is not None
+        found += driver.lio.tpgs_in(fs)
     return found
 
 

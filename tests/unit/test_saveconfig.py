@@ -23,7 +23,7 @@ from tcmu_scst.config.saveconfig import (
     loopback_wwn,
 )
 from tcmu_scst.config.sysfs import ScstSysfs
-from tcmu_scst.daemon import lio_realizer
+from tcmu_scst.drivers import ISCSI_LAYOUT
 
 from .scst_mount import MountedScst
 
@@ -607,12 +607,13 @@ def test_cli_export_and_import(tree: MountedScst, tmp_path: Path) -> None:
 
 
 def test_tables_agree_with_the_daemon_and_the_tree() -> None:
-    """The module restates facts rather than importing the object model: keep them equal."""
+    """The module restates facts rather than importing the object model: keep them equal
+    to what the iSCSI driver object states for the tree and the daemon."""
     tree_defaults = {name: key.default for name, key in ISCSI_KEYS.items()}
-    assert saveconfig.ISCSI_PORTAL == lio_realizer.ISCSI_PORTAL
+    assert ISCSI_LAYOUT.portal == saveconfig.ISCSI_PORTAL
     assert tree_defaults == {**saveconfig.SCST_SHARED_KEYS, **saveconfig.SCST_ONLY_KEYS}
-    assert set(saveconfig.SCST_ONLY_KEYS) == set(lio_realizer.LIO_ONLY_IN_SCST)
-    assert saveconfig.SCST_SHARED_KEYS == lio_realizer.SCST_ISCSI_DEFAULTS
+    assert ISCSI_LAYOUT.scst_only_keys == saveconfig.SCST_ONLY_KEYS
+    assert ISCSI_LAYOUT.lio_keys == saveconfig.SCST_SHARED_KEYS
 
 
 RTSLIB_CHECK = r"""
