@@ -95,7 +95,7 @@ def test_handler_mgmt_help_lists_parameters(scst: ScstSystem) -> None:
     text = scst.tree.read("/handlers/vdisk_fileio/mgmt")
     assert text.startswith('Usage: echo "add_device device_name [parameters]" >mgmt\n')
     assert "The following parameters available: active, async," in text
-    assert scst.tree.read("/handlers/vcdrom/mgmt").endswith("available: tst\n")
+    assert "The following parameters available: tst\n" in scst.tree.read("/handlers/vcdrom/mgmt")
     driver = scst.tree.read("/targets/iscsi/mgmt")
     assert driver.startswith('Usage: echo "add_target target_name [parameters]" >mgmt\n')
     assert "The following target attributes available: IncomingUser, OutgoingUser, " \
