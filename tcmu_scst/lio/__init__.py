@@ -2,7 +2,7 @@
 
 Every operation goes through :class:`~tcmu_scst.lio.configfs.Configfs`: pass a
 :class:`RealConfigfs` (or just its mount point) for the kernel, or the emulation from
-:func:`tcmu_scst.lio.emulation.emulated_lio` in unit tests.
+:func:`tcmu_scst.testing.lio.emulated_lio` in unit tests.
 
 The names below are loaded on first use (PEP 562), not when the package is imported: the
 config tool needs only :mod:`.access_plan`, and loading every fabric module cost each of

@@ -2,7 +2,7 @@
 
 Two implementations share it: :class:`RealConfigfs` (plain ``os`` calls under a root
 directory, ``/sys/kernel/config`` by default) and the in-memory emulation of the kernel in
-:mod:`tcmu_scst.lio.emulation`.  The typed operations only ever talk to this interface, so
+:mod:`tcmu_scst.testing.lio`.  The typed operations only ever talk to this interface, so
 unit tests run them against the emulation and system tests against the real kernel.
 
 Paths are *configfs-relative* (``target/core/user_1/disk1``), as strings or

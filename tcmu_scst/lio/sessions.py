@@ -1,6 +1,7 @@
 """Live iSCSI sessions of a TPG, parsed from what LIO shows in configfs.
 
-LIO shows two kinds (Debian 12's kernel, 6.1; layouts in :mod:`.emulation.iscsi_session`):
+LIO shows two kinds (Debian 12's kernel, 6.1; layouts in
+:mod:`tcmu_scst.testing.lio.iscsi_session`):
 
 * a session through an explicit node ACL: the ACL's ``info`` has its id, ISID, TSIH, state,
   CmdSN window and one ``CID`` / ``Address <ip> TCP`` pair per connection, and the ACL's

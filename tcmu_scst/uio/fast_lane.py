@@ -3,7 +3,7 @@
 Why: under emulation (qemu TCG, the only way these machines run a kernel) a command that
 goes through the Python SCSI path costs the worker tens of microseconds, and for a disk
 whose store is memory nearly all of it is interpretation around a bounds check and one copy.
-``ring_scan`` (abi_build.py) can do that check and copy itself and answer GOOD, so the
+``ring_scan`` (csrc/ring_abi.c) can do that check and copy itself and answer GOOD, so the
 worker's Python runs once per batch instead of once per command.
 
 The lane knows nothing of SCSI state: its owner opens it before each scan with

@@ -16,7 +16,7 @@ Why the details are as they are:
   blocks still hold an earlier command's bytes: every short Data-In response either reports
   ``read_len`` (when the kernel offers it) or is zero-filled to the end.
 * Walking the entries and writing responses are byte shuffling done for every command, so
-  they run in the compiled helpers ``ring_scan`` and ``ring_respond`` (abi_build.py); an
+  they run in the compiled helpers ``ring_scan`` and ``ring_respond`` (csrc/ring_abi.c); an
   entry that the kernel cannot have written stops the ring with :class:`RingError` instead
   of being guessed at.
 * A :class:`~tcmu_scst.uio.fast_lane.FastLane` attached to the ring lets ``ring_scan``
@@ -138,7 +138,7 @@ class TmrNotice:
     cmd_ids: tuple[int, ...]
 
 
-# One ring_scan record (see abi_build.py): cdb_off first_base data_length position length
+# One ring_scan record (see csrc/ring_abi.c): cdb_off first_base data_length position length
 # opcode cmd_id cdb_length iov_cnt iov_bidi_cnt reserved
 _SCAN_RECORD = struct.Struct("<QQQIIIIIII4x")
 assert _SCAN_RECORD.size == ffi.sizeof("struct ring_scan_record")

@@ -1,4 +1,4 @@
-"""Watching rings between wake-ups, in compiled code (``ring_watch`` in abi_build.py).
+"""Watching rings between wake-ups, in compiled code (``ring_watch`` in csrc/ring_abi.c).
 
 Why: after a batch the worker keeps looking at its rings for a short while instead of
 sleeping (a sleeping worker pays a full wake-up per command at low queue depth).  Done in

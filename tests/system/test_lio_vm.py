@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import re
 
-from tcmu_scst.lio.emulation.conformance import compare, run_emulated
+from tcmu_scst.testing.lio.conformance import compare, run_emulated
 from tcmu_scst.vm.pytest_plugin import GuestRunner
 
 IQN = "iqn.2003-01.org.tcmu-scst:lio"
@@ -32,7 +32,7 @@ def json_line(output: str, key: str) -> object:
 
 
 def test_the_emulation_matches_the_kernel_step_by_step(vm: GuestRunner) -> None:
-    result = vm.run('"$TCMU_VM_PYTHON" -m tcmu_scst.lio.emulation.conformance '
+    result = vm.run('"$TCMU_VM_PYTHON" -m tcmu_scst.testing.lio.conformance '
                     '--json "$TCMU_VM_SHARE/kernel.json"', timeout=600)
     kernel = json.loads((result.share / "kernel.json").read_text())
     problems = compare(kernel, run_emulated())

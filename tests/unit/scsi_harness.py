@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from tcmu_scst.handlers.disk import ScsiDevice, error_outcome
 from tcmu_scst.handlers.outcome import DEFERRED_TYPE
-from tcmu_scst.uio.emulator import Completion, RingEmulator
+from tcmu_scst.testing.ring_emulator import Completion, RingEmulator
 
 
 class Harness:

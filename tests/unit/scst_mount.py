@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from tcmu_scst.compat_sysfs import fuse_mount
-from tcmu_scst.compat_sysfs.realizer import RecordingRealizer
 from tcmu_scst.compat_sysfs.scst import ScstSystem
+from tcmu_scst.testing.recording_realizer import RecordingRealizer
 
 
 def fuse_unavailable() -> str | None:

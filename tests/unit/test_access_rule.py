@@ -24,7 +24,11 @@ from tcmu_scst.lio.access_plan import (
     LunExport,
     plan_access,
 )
-from tcmu_scst.lio.emulation import (
+from tcmu_scst.lio.iscsi import IscsiTarget
+from tcmu_scst.lio.loopback import LoopbackExport
+from tcmu_scst.lio.snapshot import snapshot
+from tcmu_scst.lio.tpg import MappedLun
+from tcmu_scst.testing.lio import (
     EmulatedConfigfs,
     discoverable,
     emulated_lio,
@@ -32,10 +36,6 @@ from tcmu_scst.lio.emulation import (
     logout,
     visible_luns,
 )
-from tcmu_scst.lio.iscsi import IscsiTarget
-from tcmu_scst.lio.loopback import LoopbackExport
-from tcmu_scst.lio.snapshot import snapshot
-from tcmu_scst.lio.tpg import MappedLun
 
 from .test_daemon_realizer import FakeSupervisor
 

@@ -15,8 +15,8 @@ from tcmu_scst.compat_sysfs.scst import ScstSystem
 from tcmu_scst.daemon.lio_realizer import LioRealizer
 from tcmu_scst.dataplane.spec import PortRing
 from tcmu_scst.handlers.alua import ALUA_ATTRIBUTE, AluaView
-from tcmu_scst.lio.emulation import EmulatedConfigfs, emulated_lio
 from tcmu_scst.lio.snapshot import snapshot
+from tcmu_scst.testing.lio import EmulatedConfigfs, emulated_lio
 from tests.unit.test_daemon_realizer import FakeSupervisor
 
 IQN_A = "iqn.2026-12.test:a"

@@ -9,8 +9,9 @@ import pytest
 
 from tcmu_scst.compat_sysfs.grammar import c_integer, parameters, split_command
 from tcmu_scst.compat_sysfs.nodes import Link
-from tcmu_scst.compat_sysfs.realizer import ConnectionInfo, RecordingRealizer, SessionInfo
+from tcmu_scst.compat_sysfs.realizer import ConnectionInfo, SessionInfo
 from tcmu_scst.compat_sysfs.scst import ScstSystem
+from tcmu_scst.testing.recording_realizer import RecordingRealizer
 
 IQN = "iqn.2006-10.net.vlnb:tgt"
 TARGET = f"/targets/iscsi/{IQN}"

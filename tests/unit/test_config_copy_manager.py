@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 
-from tcmu_scst.compat_sysfs.realizer import RecordingRealizer
 from tcmu_scst.compat_sysfs.scst import ScstSystem
 from tcmu_scst.config import cli
 from tcmu_scst.config.apply import Applier
@@ -18,6 +17,7 @@ from tcmu_scst.config.running import RunningTree
 from tcmu_scst.config.scst_conf import ConfigError, parse
 from tcmu_scst.config.sysfs import ScstSysfs
 from tcmu_scst.daemon.persistence import Persistence
+from tcmu_scst.testing.recording_realizer import RecordingRealizer
 
 from .scst_mount import MountedScst
 

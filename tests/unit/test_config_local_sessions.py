@@ -5,13 +5,13 @@ daemon's save and restore."""
 
 from __future__ import annotations
 
-from tcmu_scst.compat_sysfs.realizer import RecordingRealizer
 from tcmu_scst.compat_sysfs.scst import ScstSystem
 from tcmu_scst.config.apply import Applier
 from tcmu_scst.config.in_process import InProcessAccess
 from tcmu_scst.config.running import read_running
 from tcmu_scst.config.scst_conf import format_config, parse
 from tcmu_scst.config.sysfs import ScstSysfs
+from tcmu_scst.testing.recording_realizer import RecordingRealizer
 
 TWO_SESSIONS = """
 TARGET_DRIVER scst_local {

@@ -15,7 +15,6 @@ import pytest
 
 from tcmu_scst.compat_sysfs import snapshot_xattr
 from tcmu_scst.compat_sysfs.nodes import Directory, ObjectDirectory
-from tcmu_scst.compat_sysfs.realizer import RecordingRealizer
 from tcmu_scst.compat_sysfs.scst import ScstSystem
 from tcmu_scst.config.apply import Applier
 from tcmu_scst.config.directory_entries import Entry
@@ -23,6 +22,7 @@ from tcmu_scst.config.in_process import InProcessAccess
 from tcmu_scst.config.running import read_running
 from tcmu_scst.config.scst_conf import format_config, parse
 from tcmu_scst.config.sysfs import AttributeValue, FileAccess, ScstSysfs
+from tcmu_scst.testing.recording_realizer import RecordingRealizer
 
 from .scst_mount import MountedScst
 

@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import pytest
 
-from tcmu_scst.compat_sysfs.realizer import RecordingRealizer
 from tcmu_scst.compat_sysfs.scst import ScstSystem
 from tcmu_scst.config.apply import Applier
 from tcmu_scst.config.in_process import InProcessAccess
 from tcmu_scst.config.running import read_running
 from tcmu_scst.config.scst_conf import parse
 from tcmu_scst.config.sysfs import ScstSysfs
+from tcmu_scst.testing.recording_realizer import RecordingRealizer
 
 IQN = "iqn.2024-05.org.example:removals"
 FULL = f"""

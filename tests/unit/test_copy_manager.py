@@ -13,11 +13,12 @@ import pytest
 
 from tcmu_scst.compat_sysfs.help_text import INI_GROUPS_USAGE, LUNS_USAGE
 from tcmu_scst.compat_sysfs.nodes import Attribute, Directory, Link
-from tcmu_scst.compat_sysfs.realizer import CopyReach, RecordingRealizer
+from tcmu_scst.compat_sysfs.realizer import CopyReach
 from tcmu_scst.compat_sysfs.scst import ScstSystem
 from tcmu_scst.daemon.lio_realizer import LioRealizer
-from tcmu_scst.lio.emulation import emulated_lio
 from tcmu_scst.lio.snapshot import snapshot
+from tcmu_scst.testing.lio import emulated_lio
+from tcmu_scst.testing.recording_realizer import RecordingRealizer
 
 from .test_daemon_realizer import FakeSupervisor
 

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 
-from tcmu_scst.compat_sysfs.realizer import RecordingRealizer
 from tcmu_scst.compat_sysfs.scst import ScstSystem
 from tcmu_scst.config.in_process import InProcessAccess
 from tcmu_scst.config.sysfs import ScstSysfs, SysfsError
@@ -17,8 +16,9 @@ from tcmu_scst.daemon.lio_realizer import LioRealizer
 from tcmu_scst.daemon.persistence import Persistence
 from tcmu_scst.daemon.stale import clean_stale
 from tcmu_scst.lio import create_user_backstore, list_backstores
-from tcmu_scst.lio.emulation import emulated_lio
 from tcmu_scst.lio.snapshot import snapshot as lio_snapshot
+from tcmu_scst.testing.lio import emulated_lio
+from tcmu_scst.testing.recording_realizer import RecordingRealizer
 
 from .scst_mount import MountedScst
 from .test_config_apply import snapshot

@@ -17,9 +17,9 @@ from tcmu_scst.dataplane.supervisor import DeviceOpenError, OnOpened
 from tcmu_scst.handlers.registry import effective_values, open_scsi_device
 from tcmu_scst.lio.access_plan import GROUP_LUN_BASE
 from tcmu_scst.lio.chap import Chap
-from tcmu_scst.lio.emulation import EmulatedConfigfs, emulated_lio
 from tcmu_scst.lio.iscsi import IscsiTarget
 from tcmu_scst.lio.snapshot import snapshot
+from tcmu_scst.testing.lio import EmulatedConfigfs, emulated_lio
 
 IQN = "iqn.2006-10.net.vlnb:tgt"
 TARGET = f"/targets/iscsi/{IQN}"

@@ -17,7 +17,7 @@ from tcmu_scst.dataplane.server import DataPlane, DeviceServer
 from tcmu_scst.handlers import vdisk_fileio, vdisk_nullio
 from tcmu_scst.handlers.backend import MappedFileBackend
 from tcmu_scst.handlers.disk import DiskSettings, ScsiDevice
-from tcmu_scst.uio.emulator import STALE_MARKER, Completion, RingEmulator, RingFullError
+from tcmu_scst.testing.ring_emulator import STALE_MARKER, Completion, RingEmulator, RingFullError
 from tcmu_scst.uio.ring import cdb_length
 
 KNOWN_OPCODES = (0x00, 0x03, 0x08, 0x0A, 0x12, 0x1A, 0x25, 0x28, 0x2A, 0x2E, 0x2F, 0x34, 0x35,

@@ -9,7 +9,7 @@ import time
 from tcmu_scst.dataplane.io_threads import IoThreads
 from tcmu_scst.dataplane.server import DataPlane, DeviceServer
 from tcmu_scst.handlers import vdisk_nullio
-from tcmu_scst.uio.emulator import RingEmulator
+from tcmu_scst.testing.ring_emulator import RingEmulator
 
 # not a READ or WRITE: those a nullio disk serves in the fast lane, past execute()
 TEST_UNIT_READY = bytes(6)

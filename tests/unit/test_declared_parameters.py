@@ -10,9 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from tcmu_scst.compat_sysfs.realizer import DeviceRequest, OpenedDevice, RecordingRealizer
+from tcmu_scst.compat_sysfs.realizer import DeviceRequest, OpenedDevice
 from tcmu_scst.compat_sysfs.scst import ScstSystem
 from tcmu_scst.handlers.registry import declaration_of, open_scsi_device
+from tcmu_scst.testing.recording_realizer import RecordingRealizer
 
 from .scsi_harness import Harness
 

@@ -10,15 +10,11 @@ import stat
 import pytest
 
 from tcmu_scst.compat_sysfs.nodes import Attribute, Directory, Link
-from tcmu_scst.compat_sysfs.realizer import (
-    AluaLayout,
-    AluaPort,
-    AluaTargetGroup,
-    RecordingRealizer,
-)
+from tcmu_scst.compat_sysfs.realizer import AluaLayout, AluaPort, AluaTargetGroup
 from tcmu_scst.compat_sysfs.scst import ScstSystem
 from tcmu_scst.config.in_process import InProcessAccess
 from tcmu_scst.config.sysfs import MgmtHelp, ScstSysfs
+from tcmu_scst.testing.recording_realizer import RecordingRealizer
 
 from .test_config_apply import snapshot
 

@@ -16,8 +16,8 @@ from tcmu_scst.dataplane.server import DataPlane, DeviceServer
 from tcmu_scst.handlers import vdisk_fileio, vdisk_nullio
 from tcmu_scst.handlers.backend import MappedFileBackend
 from tcmu_scst.handlers.disk import BlockDevice, DiskSettings
+from tcmu_scst.testing.ring_emulator import STALE_MARKER, Completion, RingEmulator
 from tcmu_scst.uio.abi import CAP_READ_LEN
-from tcmu_scst.uio.emulator import STALE_MARKER, Completion, RingEmulator
 
 pytestmark = pytest.mark.skipif(not Path("/dev/shm").is_dir(), reason="no tmpfs at /dev/shm")
 DISK_BYTES = 1 << 20

@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from tcmu_scst.compat_sysfs.realizer import RecordingRealizer
 from tcmu_scst.compat_sysfs.scst import ScstSystem
 from tcmu_scst.handlers import registry
 from tcmu_scst.handlers.declaration import DIRECT_ACCESS_DEVICE, HandlerDeclaration, Param
 from tcmu_scst.handlers.disk import ScsiDevice
+from tcmu_scst.testing.recording_realizer import RecordingRealizer
 
 from . import fake_handler_plugin as plugin
 from .scst_mount import MountedScst

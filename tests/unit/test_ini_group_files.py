@@ -13,8 +13,8 @@ import stat
 
 import pytest
 
-from tcmu_scst.compat_sysfs.realizer import RecordingRealizer
 from tcmu_scst.compat_sysfs.scst import ScstSystem
+from tcmu_scst.testing.recording_realizer import RecordingRealizer
 
 IQN = "iqn.2024-06.org.example:groups"
 GROUP = f"/targets/iscsi/{IQN}/ini_groups/hosts"

@@ -16,8 +16,8 @@ from tcmu_scst.lio import (
     remove_user_backstore,
     unused_hba_index,
 )
-from tcmu_scst.lio.emulation import EmulatedConfigfs, emulated_lio
 from tcmu_scst.lio.snapshot import snapshot
+from tcmu_scst.testing.lio import EmulatedConfigfs, emulated_lio
 
 
 @pytest.fixture

@@ -9,10 +9,10 @@ import pytest
 
 from tcmu_scst.lio import FcTarget, IscsiTarget, LoopbackExport
 from tcmu_scst.lio.completion import ENVIRONMENT, completion_affinity, place_completions
-from tcmu_scst.lio.emulation import EmulatedConfigfs, emulated_lio
-from tcmu_scst.lio.emulation.nodes import Group
 from tcmu_scst.lio.snapshot import snapshot
 from tcmu_scst.lio.tpg import TargetPortalGroup
+from tcmu_scst.testing.lio import EmulatedConfigfs, emulated_lio
+from tcmu_scst.testing.lio.nodes import Group
 
 TARGETS = {
     "loopback": lambda fs, tag=1: LoopbackExport("naa.5001405000000abc", fs, tag=tag),

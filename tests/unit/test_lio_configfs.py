@@ -9,9 +9,9 @@ from pathlib import Path, PurePosixPath
 import pytest
 
 from tcmu_scst.lio.configfs import ConfigfsError, RealConfigfs, as_configfs, cfs
-from tcmu_scst.lio.emulation import emulated_lio
 from tcmu_scst.lio.rollback import Rollback
 from tcmu_scst.lio.snapshot import snapshot
+from tcmu_scst.testing.lio import emulated_lio
 
 
 def test_paths_are_normalised_and_relative() -> None:

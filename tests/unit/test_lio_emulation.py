@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 
 from tcmu_scst.lio.configfs import ConfigfsError
-from tcmu_scst.lio.emulation import EmulatedConfigfs, emulated_lio
-from tcmu_scst.lio.emulation.conformance import compare, run_emulated
-from tcmu_scst.lio.emulation.filesystem import Operation
-from tcmu_scst.lio.emulation.scenario import steps
 from tcmu_scst.lio.snapshot import snapshot
+from tcmu_scst.testing.lio import EmulatedConfigfs, emulated_lio
+from tcmu_scst.testing.lio.conformance import compare, run_emulated
+from tcmu_scst.testing.lio.filesystem import Operation
+from tcmu_scst.testing.lio.scenario import steps
 
 SO = "target/core/user_1/d1"
 TPG = "target/iscsi/iqn.2003-01.org.example:t1/tpgt_1"

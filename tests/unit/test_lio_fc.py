@@ -16,8 +16,8 @@ from tcmu_scst.lio import (
     local_port_wwpns,
     local_ports,
 )
-from tcmu_scst.lio.emulation import EmulatedConfigfs, emulated_lio
 from tcmu_scst.lio.snapshot import snapshot
+from tcmu_scst.testing.lio import EmulatedConfigfs, emulated_lio
 
 WWPN = "20:00:00:19:99:a8:34:bc"
 REMOTE = "21:00:00:19:99:a8:34:bd"

@@ -18,8 +18,8 @@ from tcmu_scst.lio import (
     list_targets,
     set_discovery_chap,
 )
-from tcmu_scst.lio.emulation import EmulatedConfigfs, emulated_lio, login, logout
 from tcmu_scst.lio.snapshot import snapshot
+from tcmu_scst.testing.lio import EmulatedConfigfs, emulated_lio, login, logout
 
 IQN = "iqn.2003-01.org.example:t1"
 INITIATOR = "iqn.1994-05.com.example:i1"

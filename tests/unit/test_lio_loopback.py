@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from tcmu_scst.lio import LoopbackExport, UserBackstore, create_user_backstore, random_naa
-from tcmu_scst.lio.emulation import EmulatedConfigfs, emulated_lio
 from tcmu_scst.lio.snapshot import snapshot
+from tcmu_scst.testing.lio import EmulatedConfigfs, emulated_lio
 
 WWN = "naa.5001405000000abc"
 
@@ -71,7 +71,7 @@ def test_a_nexus_the_kernel_refuses_undoes_the_target(fs: EmulatedConfigfs, sysf
                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     before = snapshot(fs)
     export = LoopbackExport(WWN, fs, sysfs=sysfs)
-    monkeypatch.setattr("tcmu_scst.lio.emulation.loopback.PREFIXES", ("fc.",))
+    monkeypatch.setattr("tcmu_scst.testing.lio.loopback.PREFIXES", ("fc.",))
     with pytest.raises(OSError):
         export.create("naa.5001405000000def")
     assert snapshot(fs) == before

@@ -11,7 +11,10 @@ import errno
 import pytest
 
 from tcmu_scst.lio import IscsiTarget, UserBackstore, create_user_backstore
-from tcmu_scst.lio.emulation import (
+from tcmu_scst.lio.session_close import close_session
+from tcmu_scst.lio.sessions import session_count
+from tcmu_scst.lio.snapshot import snapshot
+from tcmu_scst.testing.lio import (
     EmulatedConfigfs,
     busy,
     emulated_lio,
@@ -19,9 +22,6 @@ from tcmu_scst.lio.emulation import (
     sessions_of,
     visible_luns,
 )
-from tcmu_scst.lio.session_close import close_session
-from tcmu_scst.lio.sessions import session_count
-from tcmu_scst.lio.snapshot import snapshot
 
 IQN = "iqn.2003-01.org.example:t1"
 MEMBER = "iqn.1994-05.com.example:member"

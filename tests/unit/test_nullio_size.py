@@ -7,13 +7,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tcmu_scst.compat_sysfs.realizer import RecordingRealizer
 from tcmu_scst.compat_sysfs.scst import ScstSystem
 from tcmu_scst.config import cli
 from tcmu_scst.config.in_process import InProcessAccess
 from tcmu_scst.config.running import read_running
 from tcmu_scst.config.sysfs import ScstSysfs
 from tcmu_scst.daemon.persistence import Persistence
+from tcmu_scst.testing.recording_realizer import RecordingRealizer
 
 from .scst_mount import MountedScst
 

@@ -7,8 +7,13 @@ from collections.abc import Iterator
 
 import pytest
 
+from tcmu_scst.testing.ring_emulator import (
+    STALE_MARKER,
+    RingBrokenError,
+    RingEmulator,
+    RingFullError,
+)
 from tcmu_scst.uio.abi import CAP_OOOC, CAP_READ_LEN, OP_CMD, UFLAG_UNKNOWN_OP
-from tcmu_scst.uio.emulator import STALE_MARKER, RingBrokenError, RingEmulator, RingFullError
 from tcmu_scst.uio.ring import Command, Ring, RingError, TmrNotice, cdb_length
 
 INQUIRY = bytes([0x12, 0, 0, 0, 96, 0])

@@ -12,8 +12,8 @@ import pytest
 from tcmu_scst.dataplane.io_threads import IoThreads
 from tcmu_scst.dataplane.server import DataPlane, DeviceServer
 from tcmu_scst.handlers import vdisk_nullio
+from tcmu_scst.testing.ring_emulator import RingEmulator
 from tcmu_scst.uio.abi import ffi
-from tcmu_scst.uio.emulator import RingEmulator
 from tcmu_scst.uio.watch import ENTRY, IO, PUBLISH, QUIET, RingWatch
 
 BLOCK = 512

@@ -29,7 +29,6 @@ from pathlib import Path
 
 import pytest
 
-from tcmu_scst.compat_sysfs.realizer import RecordingRealizer
 from tcmu_scst.compat_sysfs.scst import ScstSystem
 from tcmu_scst.config import cli
 from tcmu_scst.config.apply import Applier
@@ -37,6 +36,7 @@ from tcmu_scst.config.in_process import InProcessAccess
 from tcmu_scst.config.running import read_running
 from tcmu_scst.config.scst_conf import ConfigError, format_config, parse
 from tcmu_scst.config.sysfs import ScstSysfs
+from tcmu_scst.testing.recording_realizer import RecordingRealizer
 
 from .scst_mount import MountedScst
 

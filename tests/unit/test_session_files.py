@@ -12,11 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from tcmu_scst.compat_sysfs.realizer import ConnectionInfo, RecordingRealizer, SessionInfo
+from tcmu_scst.compat_sysfs.realizer import ConnectionInfo, SessionInfo
 from tcmu_scst.compat_sysfs.scst import ScstSystem
 from tcmu_scst.compat_sysfs.sessions import scst_sid
 from tcmu_scst.daemon.lio_realizer import LioRealizer
-from tcmu_scst.lio.emulation import EmulatedConfigfs, busy, emulated_lio, login, sessions_of
+from tcmu_scst.testing.lio import EmulatedConfigfs, busy, emulated_lio, login, sessions_of
+from tcmu_scst.testing.recording_realizer import RecordingRealizer
 
 from .test_daemon_realizer import FakeSupervisor
 

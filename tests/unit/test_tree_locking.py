@@ -24,8 +24,8 @@ from tcmu_scst.daemon.lio_realizer import LioRealizer
 from tcmu_scst.daemon.persistence import Persistence
 from tcmu_scst.dataplane.spec import DeviceSpec
 from tcmu_scst.dataplane.supervisor import OnOpened
-from tcmu_scst.lio.emulation import EmulatedConfigfs, emulated_lio
 from tcmu_scst.lio.snapshot import snapshot as lio_snapshot
+from tcmu_scst.testing.lio import EmulatedConfigfs, emulated_lio
 
 from .scst_mount import MountedScst, fuse_unavailable, mounted_scst
 from .test_config_apply import snapshot

@@ -25,9 +25,9 @@ from pathlib import Path
 import pytest
 
 from tcmu_scst.compat_sysfs.nodes import Attribute, Directory
-from tcmu_scst.compat_sysfs.realizer import RecordingRealizer
 from tcmu_scst.compat_sysfs.scst import ScstSystem
 from tcmu_scst.config.sysfs import AttributeValue
+from tcmu_scst.testing.recording_realizer import RecordingRealizer
 
 from .test_config_apply import loop_device  # noqa: F401  (vdisk_blockio needs one)
 

@@ -26,12 +26,12 @@ import pytest
 
 from tcmu_scst.compat_sysfs import fuse_mount
 from tcmu_scst.compat_sysfs.nodes import Attribute, Directory, Link, Tree
-from tcmu_scst.compat_sysfs.realizer import RecordingRealizer
 from tcmu_scst.compat_sysfs.scst import ScstSystem
 from tcmu_scst.daemon.lio_realizer import LioRealizer
 from tcmu_scst.handlers.backend import FileBackend
-from tcmu_scst.lio.emulation import emulated_lio
 from tcmu_scst.lio.snapshot import snapshot
+from tcmu_scst.testing.lio import emulated_lio
+from tcmu_scst.testing.recording_realizer import RecordingRealizer
 
 from .scst_mount import MountedScst
 from .test_daemon_realizer import FakeSupervisor

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from tcmu_scst.compat_sysfs.realizer import RecordingRealizer
 from tcmu_scst.compat_sysfs.scst import ScstSystem
 from tcmu_scst.daemon.main import hotplug_watcher, parse_arguments
+from tcmu_scst.testing.recording_realizer import RecordingRealizer
 from tcmu_scst.udev.events import DiskEvent
 from tcmu_scst.udev.ownership import is_own_export
 from tcmu_scst.udev.policy import load_config, parse_config

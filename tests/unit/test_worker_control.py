@@ -27,7 +27,7 @@ from tcmu_scst.dataplane.spec import DeviceSpec, PortRing, ports_to_json
 from tcmu_scst.dataplane.supervisor import Supervisor
 from tcmu_scst.dataplane.worker import PORTS_REQUEST, ControlChannel, apply_request
 from tcmu_scst.handlers import vcdrom
-from tcmu_scst.uio.emulator import Completion, RingEmulator
+from tcmu_scst.testing.ring_emulator import Completion, RingEmulator
 from tests.unit.test_supervisor import wait_until
 from tests.unit.test_vcdrom import BLOCK, MEDIUM_CHANGED, NOT_PRESENT, make_image, prevent, read10
 

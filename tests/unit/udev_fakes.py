@@ -26,11 +26,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tcmu_scst.compat_sysfs.realizer import DeviceRequest, OpenedDevice, RecordingRealizer
+from tcmu_scst.compat_sysfs.realizer import DeviceRequest, OpenedDevice
 from tcmu_scst.dataplane.worker import apply_request
 from tcmu_scst.handlers.block_backend import BlockBackend, BlockGeometry
 from tcmu_scst.handlers.disk import ScsiDevice
 from tcmu_scst.handlers.registry import open_scsi_device
+from tcmu_scst.testing.recording_realizer import RecordingRealizer
 
 
 class FakeMonitor:

@@ -1,6 +1,6 @@
 """Run :mod:`.scenario` against a configfs and compare kernel and emulation step by step.
 
-In the test VM: ``python -m tcmu_scst.lio.emulation.conformance --json OUT`` runs the script
+In the test VM: ``python -m tcmu_scst.testing.lio.conformance --json OUT`` runs the script
 on ``/sys/kernel/config`` (which must hold no LIO objects yet) and saves every outcome; the
 host then runs it on a fresh emulation and :func:`compare` lists each step whose outcome
 differs.  Values that differ between hosts (kernel version strings, HBA indexes, CPU lists)
@@ -18,8 +18,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from ..configfs import Configfs, ConfigfsError, RealConfigfs
-from ..snapshot import snapshot
+from ...lio.configfs import Configfs, ConfigfsError, RealConfigfs
+from ...lio.snapshot import snapshot
 from . import emulated_lio
 from .filesystem import EmulatedConfigfs
 from .scenario import Step, steps

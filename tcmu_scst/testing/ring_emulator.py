@@ -16,7 +16,7 @@ import os
 import random
 from dataclasses import dataclass, field
 
-from .abi import (
+from ..uio.abi import (
     CAP_OOOC,
     CAP_READ_LEN,
     CAP_TMR,
@@ -36,7 +36,7 @@ from .abi import (
     ffi,
     lib,
 )
-from .ring import Ring, TmrNotice
+from ..uio.ring import Ring, TmrNotice
 
 STALE_MARKER = b"STALE!!!"
 CHECK_CONDITION = 0x02

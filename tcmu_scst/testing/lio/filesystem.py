@@ -17,7 +17,7 @@ import errno
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from ..configfs import CfsPath, Configfs, ConfigfsError, cfs
+from ...lio.configfs import CfsPath, Configfs, ConfigfsError, cfs
 from .kernel import KernelState
 from .nodes import Attribute, Group, Link, Node, Refused, refuse
 
@@ -36,7 +36,7 @@ class Operation:
 
 
 class EmulatedConfigfs(Configfs):
-    """An in-memory configfs holding an emulation of LIO (see :mod:`tcmu_scst.lio.emulation`)."""
+    """An in-memory configfs holding an emulation of LIO (see :mod:`tcmu_scst.testing.lio`)."""
 
     def __init__(self, top: Group, kernel: KernelState, root: str | Path = EMULATED_ROOT):
         self.root = Path(root)
