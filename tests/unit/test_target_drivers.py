@@ -18,7 +18,6 @@ from pathlib import Path
 
 import pytest
 
-from tcmu_scst.compat_sysfs.realizer import RecordingRealizer
 from tcmu_scst.compat_sysfs.scst import ScstSystem
 from tcmu_scst.daemon.lio_realizer import LioRealizer
 from tcmu_scst.daemon.stale import clean_stale
@@ -33,7 +32,8 @@ from tcmu_scst.drivers import (
     driver_of,
     lio_drivers,
 )
-from tcmu_scst.lio.emulation import EmulatedConfigfs, emulated_lio
+from tcmu_scst.testing.lio import EmulatedConfigfs, emulated_lio
+from tcmu_scst.testing.recording_realizer import RecordingRealizer
 from tests.unit.test_alua_ports import PortSupervisor
 
 WWPN = "20:00:00:19:99:a8:34:bc"
