@@ -52,11 +52,18 @@ from .values import (
     one_of,
     whole_number,
 )
-from .vdisk_attributes import BLOCK_SIZE, DISK_CHECKS, IDENTITY, ROTATIONAL, TASK_SET_TYPE
+from .vdisk_attributes import (
+    BLOCK_SIZE,
+    COMMON_DISK,
+    DISK_CHECKS,
+    IDENTITY,
+    ROTATIONAL,
+    TASK_SET_TYPE,
+)
 
 __all__ = [
-    "BLOCK_SIZE", "CD_ROM_DEVICE", "DIRECT_ACCESS_DEVICE", "DISK_CHECKS", "IDENTITY", "INERT",
-    "ROTATIONAL", "TASK_SET_TYPE", "Access", "Backend", "BlockDevice", "Check",
+    "BLOCK_SIZE", "CD_ROM_DEVICE", "COMMON_DISK", "DIRECT_ACCESS_DEVICE", "DISK_CHECKS",
+    "IDENTITY", "INERT", "ROTATIONAL", "TASK_SET_TYPE", "Access", "Backend", "BlockDevice", "Check",
     "CheckCondition", "DeviceFactory", "DiskSettings", "HandlerDeclaration", "Identity", "Key",
     "Param", "Parameters", "Parser", "ScsiDevice", "ScsiType", "absolute_path", "as_text",
     "at_least", "at_most_characters", "block_size_bytes", "disk_settings", "flag_param",
