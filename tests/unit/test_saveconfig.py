@@ -14,16 +14,18 @@ from typing import Any
 import pytest
 
 from tcmu_scst.compat_sysfs.iscsi_params import ISCSI_KEYS
-from tcmu_scst.config import saveconfig
 from tcmu_scst.config.saveconfig import (
     UNEXPRESSIBLE,
     SaveconfigError,
     export_saveconfig,
+    exporter,
     import_saveconfig,
+    importer,
     loopback_wwn,
 )
+from tcmu_scst.config.saveconfig.facts import FABRIC_DRIVERS
 from tcmu_scst.config.sysfs import ScstSysfs
-from tcmu_scst.drivers import ISCSI_LAYOUT
+from tcmu_scst.drivers import FCST_DRIVER, ISCSI_DRIVER, ISCSI_LAYOUT, LOCAL_DRIVER, lio_drivers
 
 from .scst_mount import MountedScst
 
@@ -606,14 +608,17 @@ def test_cli_export_and_import(tree: MountedScst, tmp_path: Path) -> None:
     assert result.stderr.count("\n") == 1
 
 
-def test_tables_agree_with_the_daemon_and_the_tree() -> None:
-    """The module restates facts rather than importing the object model: keep them equal
-    to what the iSCSI driver object states for the tree and the daemon."""
+def test_both_directions_ask_the_target_driver_objects() -> None:
+    """The conversion states no driver fact of its own: each driver LIO holds is exported
+    and imported by its object (rtslib's fabric names pinned here), and the iSCSI keys it
+    writes and compares are the tree's, split as the daemon writes them."""
+    held = set(lio_drivers())
+    assert set(exporter._TARGET_EXPORTS) == held == set(importer._TARGET_IMPORTS)
+    assert FABRIC_DRIVERS == {"iscsi": ISCSI_DRIVER, "loopback": LOCAL_DRIVER,
+                              "tcm_fc": FCST_DRIVER}
     tree_defaults = {name: key.default for name, key in ISCSI_KEYS.items()}
-    assert ISCSI_LAYOUT.portal == saveconfig.ISCSI_PORTAL
-    assert tree_defaults == {**saveconfig.SCST_SHARED_KEYS, **saveconfig.SCST_ONLY_KEYS}
-    assert ISCSI_LAYOUT.scst_only_keys == saveconfig.SCST_ONLY_KEYS
-    assert ISCSI_LAYOUT.lio_keys == saveconfig.SCST_SHARED_KEYS
+    assert tree_defaults == {**ISCSI_LAYOUT.lio_keys, **ISCSI_LAYOUT.scst_only_keys}
+    assert ISCSI_LAYOUT.portal == ("0.0.0.0", 3260)
 
 
 RTSLIB_CHECK = r"""

@@ -16,24 +16,22 @@ This package converts in both directions:
 
 Neither direction is lossless; :data:`UNEXPRESSIBLE` lists what is lost in general and each
 conversion returns the concrete losses as ``warnings`` (:mod:`.results`).  The facts of
-rtslib, LIO and SCST both directions rely on are in :mod:`.facts` and :mod:`.wwn`; the
-command line is :mod:`.cli` (``python -m tcmu_scst.config.saveconfig``).
+rtslib, LIO and SCST both directions rely on are in :mod:`.facts` and :mod:`.wwn`, those of
+each target driver (its fabric, the iSCSI portal and keys) on the driver objects of
+:mod:`tcmu_scst.drivers`; the command line is :mod:`.cli`
+(``python -m tcmu_scst.config.saveconfig``).
 
 This module only gathers the public names, so that callers import them from one place.
 """
 
 from .cli import main
 from .exporter import export_saveconfig
-from .facts import ISCSI_PORTAL, SCST_ONLY_KEYS, SCST_SHARED_KEYS
 from .importer import import_saveconfig
 from .results import SaveconfigDocument, SaveconfigError, ScstConfText
 from .unexpressible import UNEXPRESSIBLE
 from .wwn import fc_wwn, iscsi_wwn, loopback_wwn
 
 __all__ = [
-    "ISCSI_PORTAL",
-    "SCST_ONLY_KEYS",
-    "SCST_SHARED_KEYS",
     "UNEXPRESSIBLE",
     "SaveconfigDocument",
     "SaveconfigError",

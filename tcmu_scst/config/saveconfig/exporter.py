@@ -13,14 +13,23 @@ system only, so the same code exports a real SCST host.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ...compat_sysfs.names import COPY_MANAGER, WILDCARDS
-from ...lio.access_plan import DEMO, GroupSpec, LunExport, plan_access
+from ...compat_sysfs.names import WILDCARDS
+from ...drivers import (
+    DRIVERS,
+    FCST_DRIVER,
+    ISCSI_DRIVER,
+    ISCSI_LAYOUT,
+    LOCAL_DRIVER,
+    LioLayout,
+    TargetDriver,
+)
+from ...lio.access_plan import DEMO, GroupSpec, LunExport
 from ..sysfs import AttributeValue, ScstSysfs, SysfsError
-from .facts import ACL_TAG_MAX, ISCSI_PORTAL, LIO_BLOCK_SIZES, SCST_SHARED_KEYS
+from .facts import ACL_TAG_MAX, LIO_BLOCK_SIZES
 from .results import SaveconfigDocument
 from .wwn import fc_wwn, iscsi_wwn, loopback_wwn
 
@@ -87,17 +96,16 @@ class _Exporter:
             if made is not None:
                 storage_objects.append(made)
         targets: list[dict[str, Any]] = []
-        for driver in self.fs.subdirectories("targets"):
-            if driver == "iscsi":
-                targets += self.iscsi_targets()
-            elif driver == "scst_local":
-                targets += self.local_targets()
-            elif driver == "fcst":
-                targets += self.fc_targets()
-            elif driver != COPY_MANAGER and self.fs.subdirectories(f"targets/{driver}"):
-                # (the copy manager is SCST's own, on every SCST host: a note, no warning)
-                self.warn(f"targets/{driver}", "this target driver has no LIO fabric "
+        for name in self.fs.subdirectories("targets"):
+            driver = DRIVERS.get(name)
+            if driver is None:
+                if self.fs.subdirectories(f"targets/{name}"):
+                    self.warn(f"targets/{name}", "this target driver has no LIO fabric "
                               "rtslib restores here; its targets are left out")
+            elif driver.lio is not None:
+                # (the copy manager has no LIO object; it is SCST's own, on every SCST host:
+                # left out without a warning)
+                targets += _TARGET_EXPORTS[driver](self, driver, driver.lio)
         document: dict[str, Any] = {"storage_objects": storage_objects, "targets": targets}
         discovery = self.discovery_auth()
         document["fabric_modules"] = [discovery] if discovery else []
@@ -211,18 +219,18 @@ class _Exporter:
                 self.warn(path, "a group without initiators has no LIO counterpart; left out")
         return luns
 
-    def tpg_layout(self, luns: _TargetLuns, demo_capable: bool = True,
+    def tpg_layout(self, luns: _TargetLuns, layout: LioLayout,
                    ) -> tuple[list[dict[str, Any]], dict[str, dict[int, tuple[int, bool]]], str]:
         """TPG LUNs, per group with initiators mapped LUN → (TPG LUN, write protect), and
-        the access mode: exactly the layout tcmu-scstd makes (:mod:`tcmu_scst.lio.access_plan`)."""
-        plan = plan_access(
+        the access mode: exactly the layout tcmu-scstd makes (the driver's access plan,
+        :mod:`tcmu_scst.lio.access_plan`)."""
+        plan = layout.plan(
             {lun: LunExport(device, read_only) for lun, (device, read_only)
              in luns.default.items()},
             {group: GroupSpec(tuple(luns.initiators.get(group, ())),
                               {lun: LunExport(device, read_only) for lun, (device, read_only)
                                in entries.items()})
-             for group, entries in sorted(luns.groups.items())},
-            demo_capable)
+             for group, entries in sorted(luns.groups.items())})
         mapped = {acl.group: dict(acl.mapped) for acl in plan.acls.values()}
         listed = [{"index": lun, "storage_object": self.objects[device],
                    "alua_tg_pt_gp_name": "default_tg_pt_gp"}
@@ -263,11 +271,11 @@ class _Exporter:
                       f"{incoming[0][0]} is exported")
         return (incoming[0][1] if incoming else None), outgoing
 
-    def iscsi_targets(self) -> list[dict[str, Any]]:
-        driver_enabled = self.value("targets/iscsi/enabled", "1").strip() == "1"
+    def iscsi_targets(self, driver: TargetDriver, layout: LioLayout) -> list[dict[str, Any]]:
+        driver_enabled = self.value(f"targets/{driver.name}/enabled", "1").strip() == "1"
         targets = []
-        for name in self.fs.subdirectories("targets/iscsi"):
-            base = f"targets/iscsi/{name}"
+        for name in self.fs.subdirectories(f"targets/{driver.name}"):
+            base = f"targets/{driver.name}/{name}"
             wwn = iscsi_wwn(name)
             if wwn is None:
                 self.warn(base, "rtslib refuses this target name (an IQN needs the "
@@ -275,12 +283,13 @@ class _Exporter:
                 continue
             if wwn != name:
                 self.warn(base, f"iSCSI names are case-insensitive: rtslib stores {wwn}")
-            targets.append(self.iscsi_target(base, wwn, driver_enabled))
+            targets.append(self.iscsi_target(base, wwn, driver_enabled, layout))
         return targets
 
-    def iscsi_target(self, base: str, wwn: str, driver_enabled: bool) -> dict[str, Any]:
+    def iscsi_target(self, base: str, wwn: str, driver_enabled: bool,
+                     layout: LioLayout) -> dict[str, Any]:
         luns = self.target_luns(base)
-        tpg_luns, mapped, mode = self.tpg_layout(luns)
+        tpg_luns, mapped, mode = self.tpg_layout(luns, layout)
         incoming, outgoing = self.users(base)
         chap: dict[str, str] = {}
         if incoming:
@@ -324,11 +333,12 @@ class _Exporter:
             "demo_mode_write_protect": int(bool(read_only)),
         }
         parameters = {}
-        for key in SCST_SHARED_KEYS:
+        shared = ISCSI_LAYOUT.lio_keys
+        for key in shared:
             found = self.attribute(f"{base}/{key}")
             if found is not None and found.value:
                 parameters[key] = found.value
-        handled = {"enabled", "rel_tgt_id", *SCST_SHARED_KEYS}
+        handled = {"enabled", "rel_tgt_id", *shared}
         for key, value in sorted(self.key_attributes(base).items()):
             if key in handled or USER_FILE.fullmatch(key):
                 continue
@@ -339,23 +349,26 @@ class _Exporter:
             "attributes": attributes,
             "parameters": parameters,
             "luns": tpg_luns,
-            "portals": [{"ip_address": ISCSI_PORTAL[0], "port": ISCSI_PORTAL[1],
+            "portals": [{"ip_address": ISCSI_LAYOUT.portal[0], "port": ISCSI_LAYOUT.portal[1],
                          "iser": False, "offload": False}],
             "node_acls": node_acls,
         }
         tpg.update(chap)
-        return {"fabric": "iscsi", "wwn": wwn, "tpgs": [tpg]}
+        return {"fabric": layout.saveconfig_fabric, "wwn": wwn, "tpgs": [tpg]}
 
     def discovery_auth(self) -> dict[str, Any] | None:
-        if not self.fs.is_dir("targets/iscsi"):
+        """The iSCSI driver's discovery accounts, as rtslib's iSCSI fabric module."""
+        base = f"targets/{ISCSI_DRIVER.name}"
+        if not self.fs.is_dir(base):
             return None
-        incoming, outgoing = self.users("targets/iscsi")
+        incoming, outgoing = self.users(base)
         if incoming is None:
             if outgoing is not None:
-                self.warn("targets/iscsi/OutgoingUser", "mutual discovery CHAP without an "
+                self.warn(f"{base}/OutgoingUser", "mutual discovery CHAP without an "
                           "IncomingUser cannot be enforced by LIO; dropped")
             return None
-        module: dict[str, Any] = {"name": "iscsi", "discovery_enable_auth": True,
+        module: dict[str, Any] = {"name": ISCSI_LAYOUT.saveconfig_fabric,
+                                  "discovery_enable_auth": True,
                                   "discovery_userid": incoming[0],
                                   "discovery_password": incoming[1]}
         if outgoing is not None:
@@ -364,10 +377,10 @@ class _Exporter:
 
     # -- scst_local and fcst ---------------------------------------------------------------
 
-    def local_targets(self) -> list[dict[str, Any]]:
+    def local_targets(self, driver: TargetDriver, layout: LioLayout) -> list[dict[str, Any]]:
         targets = []
-        for name in self.fs.subdirectories("targets/scst_local"):
-            base = f"targets/scst_local/{name}"
+        for name in self.fs.subdirectories(f"targets/{driver.name}"):
+            base = f"targets/{driver.name}/{name}"
             sessions = self.fs.subdirectories(f"{base}/sessions")
             if not sessions:
                 self.warn(base, "no session: left out (an LIO loopback target always has a "
@@ -386,19 +399,19 @@ class _Exporter:
                               "exported writable")
             wwn = loopback_wwn(name)
             if wwn != name:
-                self.warn(base, f"scst_local names are free text, LIO wants a WWN: "
+                self.warn(base, f"{driver.name} names are free text, LIO wants a WWN: "
                           f"exported as {wwn}")
             tpg = {"tag": 1, "enable": True, "portals": [], "node_acls": [],
                    "luns": [{"index": lun, "storage_object": self.objects[device],
                              "alua_tg_pt_gp_name": "default_tg_pt_gp"}
                             for lun, (device, _) in sorted(luns.default.items())]}
-            targets.append({"fabric": "loopback", "wwn": wwn, "tpgs": [tpg]})
+            targets.append({"fabric": layout.saveconfig_fabric, "wwn": wwn, "tpgs": [tpg]})
         return targets
 
-    def fc_targets(self) -> list[dict[str, Any]]:
+    def fc_targets(self, driver: TargetDriver, layout: LioLayout) -> list[dict[str, Any]]:
         targets = []
-        for name in self.fs.subdirectories("targets/fcst"):
-            base = f"targets/fcst/{name}"
+        for name in self.fs.subdirectories(f"targets/{driver.name}"):
+            base = f"targets/{driver.name}/{name}"
             luns = self.target_luns(base)
             if not luns.default and not luns.groups:
                 continue  # a port nothing is configured on stays an initiator port
@@ -409,7 +422,7 @@ class _Exporter:
             if luns.default:
                 self.warn(f"{base}/luns", "tcm_fc has no demo mode: the default LUN set is "
                           "reachable by no initiator (use groups)")
-            tpg_luns, mapped, _ = self.tpg_layout(luns, demo_capable=False)
+            tpg_luns, mapped, _ = self.tpg_layout(luns, layout)
             node_acls = []
             for group, mapping in mapped.items():
                 for initiator in luns.initiators[group]:
@@ -421,8 +434,18 @@ class _Exporter:
                     node_acls.append(self.acl(node_wwn, group, mapping, {}))
             tpg = {"tag": 1, "enable": True, "portals": [], "luns": tpg_luns,
                    "node_acls": node_acls}
-            targets.append({"fabric": "tcm_fc", "wwn": wwn, "tpgs": [tpg]})
+            targets.append({"fabric": layout.saveconfig_fabric, "wwn": wwn, "tpgs": [tpg]})
         return targets
+
+
+# the export of each driver LIO holds: its targets as rtslib targets (given the driver and
+# its layout)
+_TARGET_EXPORTS: dict[TargetDriver, Callable[[_Exporter, TargetDriver, LioLayout],
+                                             list[dict[str, Any]]]] = {
+    ISCSI_DRIVER: _Exporter.iscsi_targets,
+    LOCAL_DRIVER: _Exporter.local_targets,
+    FCST_DRIVER: _Exporter.fc_targets,
+}
 
 
 def export_saveconfig(sysfs: ScstSysfs) -> SaveconfigDocument:

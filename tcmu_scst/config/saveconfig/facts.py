@@ -2,9 +2,10 @@
 
 The export and the import restate facts of other projects (limits, defaults, which keys an
 rtslib storage object takes) rather than importing them: rtslib is not installed where the
-export runs, and the SCST side must match SCST, not whatever our own tree does today.  They
-live here so that each is stated once; ``tests/unit/test_saveconfig.py`` checks the iSCSI
-tables against the daemon's and the tree's.
+export runs.  They live here so that each is stated once.  What a target driver is (its
+rtslib fabric name, the iSCSI portal, SCST's negotiation keys and their defaults, the
+shortest CHAP secret) is not restated: the target driver objects of :mod:`tcmu_scst.drivers`
+state it, for the tree and the daemon as for both directions here.
 
 The rtslib facts are from rtslib-fb 2.1.75 (Debian 12) and 2.2.4; keys only newer versions
 know (``exclusive`` for ``block``) are not written, so both restore an export.
@@ -12,26 +13,15 @@ know (``exclusive`` for ``block``) are not written, so both restore an export.
 
 from __future__ import annotations
 
+from ...drivers import TargetDriver, lio_drivers
+
 SCST_MAX_LUN = 16383  # SCST_MAX_LUN: LUN numbers an SCST LUN set can hold
 LIO_MAX_LUN = 65535
-ISCSI_PORTAL = ("0.0.0.0", 3260)
 LIO_BLOCK_SIZES = (512, 1024, 2048, 4096)
 SCST_DEVICE_NAME_MAX = 64
 SCST_USN_MAX = 20
-SCST_MIN_SECRET = 12  # iscsi-scstd refuses shorter CHAP secrets
 ACL_TAG_MAX = 63  # what tcmu-scstd accepts as a LIO ACL tag (a group name)
 
-# SCST's iSCSI target keys that LIO keeps as TPG parameters of the same name, with SCST's
-# defaults (scst_sysfs.md 5.6); tcmu-scstd writes exactly these into tpgt_1/param/.
-SCST_SHARED_KEYS = {
-    "InitialR2T": "No", "ImmediateData": "Yes", "MaxRecvDataSegmentLength": "1048576",
-    "MaxXmitDataSegmentLength": "1048576", "MaxBurstLength": "1048576",
-    "FirstBurstLength": "65536", "MaxOutstandingR2T": "32", "HeaderDigest": "None",
-    "DataDigest": "None",
-}
-# iscsi-scstd's own settings without an LIO counterpart (tcmu-scstd keeps them in the tree)
-SCST_ONLY_KEYS = {"QueuedCommands": "32", "RspTimeout": "90", "NopInInterval": "30",
-                  "NopInTimeout": "30", "MaxSessions": "0"}
 # LIO TPG parameters SCST has no file for, with the kernel's defaults (lio_configfs.md 2.3)
 LIO_ONLY_PARAMETERS = {
     "MaxConnections": "1", "TargetAlias": "LIO Target", "DefaultTime2Wait": "2",
@@ -73,5 +63,6 @@ SO_KEYS = {
 }
 SO_COMMON_KEYS = {"name", "plugin", "attributes", "alua_tpgs", "exists", "buffered_mode"}
 CHAP_KEYS = ("chap_userid", "chap_password", "chap_mutual_userid", "chap_mutual_password")
-# LIO fabric → the SCST target driver an import turns its targets into
-FABRIC_DRIVERS = {"iscsi": "iscsi", "loopback": "scst_local", "tcm_fc": "fcst"}
+# rtslib's fabric name → the SCST target driver an import turns its targets into
+FABRIC_DRIVERS: dict[str, TargetDriver] = {
+    driver.lio.saveconfig_fabric: driver for driver in lio_drivers() if driver.lio is not None}

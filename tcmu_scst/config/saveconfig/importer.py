@@ -17,6 +17,7 @@ import zlib
 from collections.abc import Callable
 from typing import Any
 
+from ...drivers import FCST_DRIVER, ISCSI_DRIVER, LOCAL_DRIVER, TargetDriver
 from ..model import Driver, Group, Lun, ScstConfig, Target
 from ..scst_conf import format_config
 from .facts import ACL_TAG_MAX, FABRIC_DRIVERS, SCST_MAX_LUN, TPG_DEFAULTS
@@ -71,19 +72,20 @@ class _Importer:
 
     # -- the model -------------------------------------------------------------------------
 
-    def driver(self, name: str, *defaults: tuple[str, str]) -> Driver:
-        """The ``TARGET_DRIVER`` block ``name``, made (with ``defaults``) on first use."""
-        driver = self.config.drivers.get(name)
+    def driver(self, kind: TargetDriver) -> Driver:
+        """The ``TARGET_DRIVER`` block of ``kind``, made on first use: enabled, if the
+        driver has a switch (LIO's fabrics have none, they are always on)."""
+        driver = self.config.drivers.get(kind.name)
         if driver is None:
-            driver = self.config.drivers[name] = Driver(name)
-            for attribute, value in defaults:
-                driver.attributes.add(attribute, value)
+            driver = self.config.drivers[kind.name] = Driver(kind.name)
+            if kind.driver_switch:
+                driver.attributes.add("enabled", "1")
         return driver
 
-    def add_target(self, driver: str, target: Target, path: str) -> Target:
+    def add_target(self, kind: TargetDriver, target: Target, path: str) -> Target:
         """``target`` in its driver's block; two LIO targets that name one SCST target (an
         FC port written two ways) are refused, as the config tool would refuse the file."""
-        targets = self.driver(driver).targets
+        targets = self.driver(kind).targets
         if target.name in targets:
             raise SaveconfigError(path.rsplit(".tpgs", 1)[0] + ".wwn", f"names SCST target "
                                   f"{target.name} again")
@@ -112,13 +114,7 @@ class _Importer:
             self.warn(f"{path}.tpgs", f"an SCST target has one port: only "
                       f"{path}.tpgs[0] (tag {tpgs[0]['tag']}) is converted")
         tpg = tpgs[0] if tpgs else None
-        tpg_path = f"{path}.tpgs[0]"
-        if driver == "iscsi":
-            self.iscsi_target(wwn, tpg, tpg_path)
-        elif driver == "scst_local":
-            self.local_target(wwn, tpg, tpg_path)
-        else:
-            self.fc_target(wwn, tpg, tpg_path)
+        _TARGET_IMPORTS[driver](self, driver, wwn, tpg, f"{path}.tpgs[0]")
 
     def device_of(self, reference: str, path: str) -> str | None:
         device = self.objects[reference]
@@ -164,9 +160,9 @@ class _Importer:
             built.append((group, tag, signature))
         return {group.name: group for group, _, _ in built}
 
-    def iscsi_target(self, wwn: str, tpg: dict[str, Any] | None, path: str) -> None:
-        self.driver("iscsi", ("enabled", "1"))
-        target = self.add_target("iscsi", Target(wwn), path)
+    def iscsi_target(self, driver: TargetDriver, wwn: str, tpg: dict[str, Any] | None,
+                     path: str) -> None:
+        target = self.add_target(driver, Target(wwn), path)
         if tpg is None:
             target.attributes.add("enabled", "0")
             return
@@ -209,9 +205,11 @@ class _Importer:
                                     initiator_name)
         target.attributes.add("enabled", "1" if tpg["enable"] else "0")
 
-    def local_target(self, wwn: str, tpg: dict[str, Any] | None, path: str) -> None:
-        target = self.add_target("scst_local", Target(wwn), path)
-        target.attributes.add("session_name", "lio_nexus")
+    def local_target(self, driver: TargetDriver, wwn: str, tpg: dict[str, Any] | None,
+                     path: str) -> None:
+        target = self.add_target(driver, Target(wwn), path)
+        if driver.session_parameter:  # its one session (rtslib keeps no name for the nexus)
+            target.attributes.add(driver.session_parameter, "lio_nexus")
         if tpg is None:
             return
         for number, reference in sorted(tpg["luns"].items()):
@@ -224,13 +222,14 @@ class _Importer:
         if tpg["acls"]:
             self.warn(f"{path}.node_acls", "loopback targets have no ACLs; ignored")
 
-    def fc_target(self, wwn: str, tpg: dict[str, Any] | None, path: str) -> None:
+    def fc_target(self, driver: TargetDriver, wwn: str, tpg: dict[str, Any] | None,
+                  path: str) -> None:
         digits = wwn.lower().removeprefix("naa.").removeprefix("0x").replace(":", "")
         if not re.fullmatch(r"[0-9a-f]{16}", digits):
             raise SaveconfigError(path.rsplit(".tpgs", 1)[0] + ".wwn",
                                   f"{wwn!r} is not an FC port name")
         name = colonize(digits)
-        target = self.add_target("fcst", Target(name, hardware=True), path)
+        target = self.add_target(driver, Target(name, hardware=True), path)
         target.attributes.add("enabled", "1")
         if tpg is None:
             return
@@ -255,7 +254,8 @@ class _Importer:
                 "discovery_mutual_password")
         values = {key: self.check.string(module, key, path) or "" for key in keys}
         enforced = self.check.boolean(module, "discovery_enable_auth", path, False)
-        if name != "iscsi":
+        driver = FABRIC_DRIVERS.get(name or "")
+        if driver is None or not driver.driver_attributes:  # where discovery accounts go
             if any(values.values()) or enforced:
                 self.warn(path, f"discovery settings of {name!r}: no SCST counterpart")
             return
@@ -264,7 +264,7 @@ class _Importer:
                 self.warn(path, "discovery credentials are not enforced "
                           "(discovery_enable_auth false); left out")
             return
-        attributes = self.driver("iscsi", ("enabled", "1")).attributes
+        attributes = self.driver(driver).attributes
         if values["discovery_userid"] and values["discovery_password"]:
             attributes.add("IncomingUser", f"{values['discovery_userid']} "
                                            f"{values['discovery_password']}")
@@ -273,6 +273,16 @@ class _Importer:
         if values["discovery_mutual_userid"] and values["discovery_mutual_password"]:
             attributes.add("OutgoingUser", f"{values['discovery_mutual_userid']} "
                                            f"{values['discovery_mutual_password']}")
+
+
+# the import of each driver LIO holds: one rtslib target (its first TPG, None if it has none)
+# into the driver's block, given the driver, the WWN, the TPG and the TPG's JSON path
+_TARGET_IMPORTS: dict[TargetDriver, Callable[[_Importer, TargetDriver, str,
+                                              dict[str, Any] | None, str], None]] = {
+    ISCSI_DRIVER: _Importer.iscsi_target,
+    LOCAL_DRIVER: _Importer.local_target,
+    FCST_DRIVER: _Importer.fc_target,
+}
 
 
 def _lun(number: int, device: str, read_only: bool) -> Lun:

@@ -12,14 +12,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from .facts import (
-    ACL_ATTRIBUTE_DEFAULTS,
-    LIO_ONLY_PARAMETERS,
-    SCST_MIN_SECRET,
-    SCST_SHARED_KEYS,
-    TPG_DEFAULTS,
-    TPG_IGNORED,
-)
+from ...compat_sysfs.iscsi_params import MIN_SECRET
+from ...drivers import ISCSI_LAYOUT
+from .facts import ACL_ATTRIBUTE_DEFAULTS, LIO_ONLY_PARAMETERS, TPG_DEFAULTS, TPG_IGNORED
 from .results import Warn
 from .validate import numeric
 
@@ -64,8 +59,8 @@ def iscsi_chap(tpg: dict[str, Any], path: str, demo: bool, authenticate: bool,
         if len(written) == 2:
             warn(path, "SCST's CHAP accounts are per target: every IncomingUser may "
                  "log in as any initiator")
-        if len(secret) < SCST_MIN_SECRET:
-            warn(where, f"CHAP secret of {user} is shorter than {SCST_MIN_SECRET} "
+        if len(secret) < MIN_SECRET:
+            warn(where, f"CHAP secret of {user} is shorter than {MIN_SECRET} "
                  "characters: iscsi-scstd and tcmu-scstd refuse it")
     if mutual:
         user, secret, _ = mutual[0]
@@ -80,11 +75,11 @@ def iscsi_chap(tpg: dict[str, Any], path: str, demo: bool, authenticate: bool,
 def iscsi_parameters(tpg: dict[str, Any], path: str, warn: Warn) -> list[tuple[str, str]]:
     """The negotiation keys SCST shares with LIO, where they differ from SCST's defaults."""
     parameters = tpg["parameters"]
-    lines = [(key, parameters[key]) for key in SCST_SHARED_KEYS
-             if key in parameters and not _same_value(key, parameters[key],
-                                                      SCST_SHARED_KEYS[key])]
+    shared = ISCSI_LAYOUT.lio_keys
+    lines = [(key, parameters[key]) for key in shared
+             if key in parameters and not _same_value(key, parameters[key], shared[key])]
     for key, value in parameters.items():
-        if key in SCST_SHARED_KEYS:
+        if key in shared:
             continue
         if key in LIO_ONLY_PARAMETERS:
             if not _same_value(key, value, LIO_ONLY_PARAMETERS[key]):
@@ -104,10 +99,11 @@ def iscsi_unexpressed(tpg: dict[str, Any], path: str, warn: Warn) -> None:
         elif key == "default_cmdsn_depth" and numeric(value) not in (None, 64, 16):
             warn(f"{path}.attributes.{key}", "closest in SCST is QueuedCommands "
                  "(not the same thing); dropped")
+    any_address, iscsi_port = ISCSI_LAYOUT.portal
     for address, port, iser, offload, portal_path in tpg["portals"]:
-        if address.strip("[]") not in ("0.0.0.0", "::0", "::") or port != 3260:
+        if address.strip("[]") not in (any_address, "::0", "::") or port != iscsi_port:
             warn(portal_path, f"{address}:{port}: SCST's iSCSI target listens on "
-                 "every address at port 3260 (iscsi-scstd); the portal is dropped")
+                 f"every address at port {iscsi_port} (iscsi-scstd); the portal is dropped")
         if iser or offload:
             warn(portal_path, "iSER and offload are not offered; dropped")
     for acl in tpg["acls"]:
