@@ -22,7 +22,6 @@ from pathlib import Path
 
 import pytest
 
-from tcmu_scst.compat_sysfs.realizer import RecordingRealizer
 from tcmu_scst.compat_sysfs.scst import ScstSystem
 from tcmu_scst.config.in_process import InProcessAccess
 from tcmu_scst.config.scst_conf import parse_file
@@ -32,8 +31,9 @@ from tcmu_scst.daemon.persistence import Persistence
 from tcmu_scst.dataplane.disk_lane import ENVIRONMENT_SWITCH
 from tcmu_scst.handlers import registry
 from tcmu_scst.lio import list_backstores
-from tcmu_scst.lio.emulation import emulated_lio
 from tcmu_scst.shell.app import ScstShell
+from tcmu_scst.testing.lio import emulated_lio
+from tcmu_scst.testing.recording_realizer import RecordingRealizer
 
 from .perl_scstadmin import perl_unavailable, scstadmin
 from .scst_mount import MountedScst
@@ -99,7 +99,10 @@ def test_the_tree_shows_the_handler_its_help_and_its_devices() -> None:
     sysfs = in_process(ScstSystem(realizer))
     usage = sysfs.read(MGMT)
     assert "add_device device_name [parameters]" in usage
-    assert usage.endswith(f"The following parameters available: {ADVERTISED}\n")
+    assert f"The following parameters available: {ADVERTISED}\n" in usage
+    # after SCST's lines, what each parameter means (the declaration's help and default)
+    assert "  pattern: what unwritten blocks read as: 1, 2, 4, 8 or 16 bytes in hex, " \
+        "repeated (e.g. 0xff, 0xdeadbeef) (default 0x00)\n" in usage
     assert sysfs.read(f"handlers/{HANDLER}/type") == \
         "0 - Direct-access device (e.g., magnetic disk)\n"
     sysfs.write(MGMT, "add_device ram1 size_mb=8; pattern=0xa5; blocksize=4096; "
@@ -116,7 +119,9 @@ def test_the_tree_shows_the_handler_its_help_and_its_devices() -> None:
     assert sysfs.key_attributes("devices/ram1") == {
         "size_mb": "8", "pattern": "0xa5", "blocksize": "4096", "t10_dev_id": "ram-one"}
     [request] = [call[1][0] for call in realizer.calls if call[0] == "create_device"]
-    assert (request.handler, request.size, request.block_size) == (HANDLER, 8 << 20, 4096)
+    assert request.handler == HANDLER
+    # what the opened device reported, as the tree shows it
+    assert sysfs.read("devices/ram1/size_mb") == "8\n[key]\n"
 
     # defaults are no [key]; a rotating RAM disk only when asked for
     sysfs.write(MGMT, "add_device ram2 size_mb=1; rotational=1")
@@ -129,7 +134,7 @@ def test_the_tree_shows_the_handler_its_help_and_its_devices() -> None:
     ("size_mb=4; pattern=0xdeadbeef00", PATTERN_HELP),
     ("size_mb=4; pattern=red", PATTERN_HELP),
     ("pattern=0xff", "size_mb required"),
-    ("size_mb=0", "positive number of MiB"),
+    ("size_mb=0", "size_mb=0: give at least 1"),
     ("size_mb=4; filename=/tmp/x", "Unknown parameter 'filename'"),
     ("size_mb=4; blocksize=256", "blocksize=256 is too small"),
 ])
