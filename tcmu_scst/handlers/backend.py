@@ -153,13 +153,14 @@ class FileBackend(Backend):
         return os.lseek(self.fd, 0, os.SEEK_END)
 
     def _physical_block_size(self, mode: int) -> int:
-        """A block device's physical sector size; a file's preferred I/O size (its file
-        system's block: a write of less is a read-modify-write of the page cache)."""
-        if stat.S_ISBLK(mode):
-            value = bytearray(4)
-            fcntl.ioctl(self.fd, BLKPBSZGET, value)
-            return int.from_bytes(value, "little")
-        return os.fstat(self.fd).st_blksize
+        """A block device's physical sector size; none for a regular file (its file
+        system's block is no unit of atomic writes an initiator could align to, and LIO's
+        own fileio reports none for files either)."""
+        if not stat.S_ISBLK(mode):
+            return 0
+        value = bytearray(4)
+        fcntl.ioctl(self.fd, BLKPBSZGET, value)
+        return int.from_bytes(value, "little")
 
     def refresh_size(self) -> int:
         self.size = self._current_size()

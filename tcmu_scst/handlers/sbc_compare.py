@@ -42,8 +42,10 @@ def compare_and_write(device: BlockDevice, command: Command) -> Outcome | Deferr
         return DATA_OUT_CONSUMED
     size = device.block_size
     length = blocks * size
-    if command.data_length < 2 * length:
-        raise invalid_field_in_cdb(13)  # Data-Out must hold the verify and the write data
+    if command.data_length != 2 * length:
+        # Data-Out is the verify and the write data, nothing else: with more or less, which
+        # bytes are which is unknown, and comparing a guess could write the wrong data
+        raise invalid_field_in_cdb(13)
     data = command.read_data_out(2 * length)
     expected, replacement = data[:length], data[length:]
     offset = lba * size

@@ -119,7 +119,7 @@ def write_same(device: BlockDevice, command: Command) -> Outcome | Deferred:
     if no_data_out:
         pattern = bytes(size)
     else:
-        if command.data_length < size:
+        if command.data_length != size:  # Data-Out is the one block to repeat
             raise invalid_field_in_cdb(13 if sixteen else 7)
         pattern = command.read_data_out(size)
     zeros = not any(pattern)

@@ -63,8 +63,8 @@ DISK_CHECKS = (read_only_excludes_caching,)
 # SCST's lb_per_pb_exp (fileio and blockio): not advertised, accepted at creation, writable
 LOGICAL_PER_PHYSICAL = flag_param(
     "lb_per_pb_exp", "1: READ CAPACITY(16) reports how many logical blocks make one "
-    "physical block of the backing store (its file system block, or the disk's physical "
-    "sector); 0: reports one", _bit(DISK_DEFAULTS.lb_per_pb_exp), creation=False,
+    "physical block of the backing block device (its physical sector; a regular file has "
+    "none); 0: reports one", _bit(DISK_DEFAULTS.lb_per_pb_exp), creation=False,
     access=Access.READ_WRITE)
 
 # what the device measured: always a key but read-only and no creation parameter, so a

@@ -4,7 +4,6 @@ device reports shown by the tree, and SCST's lb_per_pb_exp as a real setting."""
 from __future__ import annotations
 
 import errno
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,10 +11,13 @@ import pytest
 
 from tcmu_scst.compat_sysfs.realizer import DeviceRequest, OpenedDevice
 from tcmu_scst.compat_sysfs.scst import ScstSystem
+from tcmu_scst.handlers import vdisk_blockio
+from tcmu_scst.handlers.params import disk_settings
 from tcmu_scst.handlers.registry import declaration_of, open_scsi_device
 from tcmu_scst.testing.recording_realizer import RecordingRealizer
 
 from .scsi_harness import Harness
+from .test_blockio import open_backend
 
 READ_CAPACITY_16 = bytes([0x9E, 0x10, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 32, 0, 0])
 
@@ -93,24 +95,43 @@ def test_the_tree_shows_what_the_device_found_and_what_was_set() -> None:
     assert tree.read("/devices/n1/size") == f"{1 << 20}\n[key]\n"
 
 
-def test_lb_per_pb_exp_reports_the_file_systems_block(image: Path) -> None:
-    physical = os.stat(image).st_blksize
-    assert physical >= 4096  # what the test's file system uses; the exponent follows it
-    exponent = (physical // 512).bit_length() - 1
-    for params, wanted in (({}, exponent), ({"lb_per_pb_exp": "0"}, 0),
-                           ({"blocksize": str(physical)}, 0)):
-        device = open_scsi_device("vdisk_fileio", "d1", {"filename": str(image), **params})
+def read_capacity_exponent(harness: Harness) -> int:
+    data = harness(READ_CAPACITY_16, data_in_length=32).data_in
+    assert data is not None
+    return data[13] & 0x0F
+
+
+def test_lb_per_pb_exp_reports_the_block_devices_physical_sector(tmp_path: Path) -> None:
+    image = tmp_path / "device.img"
+    image.write_bytes(bytes(1 << 20))
+    for params, wanted in (({}, 3), ({"lb_per_pb_exp": "0"}, 0), ({"blocksize": "4096"}, 0)):
+        parsed = vdisk_blockio.DECLARATION.parse({"filename": str(image), **params},
+                                                 creation=False)
+        backend = open_backend(image, logical_block_size=512, physical_block_size=4096)
+        device = vdisk_blockio.open_device("b1", str(image), disk_settings(parsed),
+                                           given=parsed, backend=backend)
         harness = Harness(device)
         try:
-            data = harness(READ_CAPACITY_16, data_in_length=32).data_in
-            assert data is not None and data[13] & 0x0F == wanted, params
+            assert read_capacity_exponent(harness) == wanted, params
             if not params:  # written at run time, as the tree's write reaches the worker
                 device.set_attribute("lb_per_pb_exp", "0")
-                data = harness(READ_CAPACITY_16, data_in_length=32).data_in
-                assert data is not None and data[13] & 0x0F == 0
+                assert read_capacity_exponent(harness) == 0
+                device.set_attribute("lb_per_pb_exp", "1")
+                assert read_capacity_exponent(harness) == 3
         finally:
             harness.close()
             device.close()
+
+
+def test_a_regular_file_has_no_physical_block_to_report(image: Path) -> None:
+    """As LIO's fileio: a file system's block is no unit an initiator could align to."""
+    device = open_scsi_device("vdisk_fileio", "d1", {"filename": str(image)})
+    harness = Harness(device)
+    try:
+        assert read_capacity_exponent(harness) == 0
+    finally:
+        harness.close()
+        device.close()
 
 
 def test_lb_per_pb_exp_in_the_tree(image: Path) -> None:

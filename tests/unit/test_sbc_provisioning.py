@@ -153,6 +153,11 @@ def test_write_same_bad_cdbs(thin: Harness) -> None:
     wrprotect = bytes([0x93, 0x20]) + be(0, 8) + be(1, 4) + bytes(2)
     assert sense_of(thin(wrprotect, block)) == (5, 0x24, 0)
     assert sense_of(thin(write_same_16(0, 1), bytes(100))) == (5, 0x24, 0)  # short Data-Out
+    # more than the one block to repeat: refused, nothing written (libiscsi's
+    # WriteSame*.InvalidDataOutSize, run when a disk reports several blocks per physical one)
+    before = thin(read16(0, 2), data_in_length=2 * BLOCK).data_in
+    assert sense_of(thin(write_same_16(0, 2), b"\xA6" * (2 * BLOCK))) == (5, 0x24, 0)
+    assert thin(read16(0, 2), data_in_length=2 * BLOCK).data_in == before
 
 
 def test_get_lba_status_range_and_short_allocation(thin: Harness) -> None:
@@ -186,6 +191,10 @@ def test_compare_and_write(thin: Harness) -> None:
     assert sense_of(thin(compare_and_write(3, blocks=2), bytes(4 * BLOCK))) == (5, 0x24, 0)
     assert sense_of(thin(compare_and_write(BLOCKS), old + new)) == (5, 0x21, 0)
     assert sense_of(thin(compare_and_write(3), new)) == (5, 0x24, 0)  # half the data
+    # twice the data (libiscsi's CompareAndWrite.InvalidDataOutSize): which half is which
+    # is unknown, so nothing is compared or written
+    assert sense_of(thin(compare_and_write(3), new + old + old + old)) == (5, 0x24, 0)
+    assert thin(read16(3, 1), data_in_length=BLOCK).data_in == new
     assert thin(compare_and_write(3, blocks=0)).status == 0
     # 256 blocks wrap to zero in the one-byte field: data with no blocks is refused
     assert sense_of(thin(compare_and_write(3, blocks=0), bytes(2 * BLOCK))) == (5, 0x24, 0)
