@@ -24,6 +24,8 @@ import pytest
 from tcmu_scst.vm import guest_library
 from tcmu_scst.vm.pytest_plugin import GuestRunner
 
+from .test_udev_vm import section, value
+
 pytestmark = pytest.mark.vm
 HELPERS = guest_library()
 
@@ -99,16 +101,6 @@ kill -TERM $DAEMON; wait $DAEMON
 echo "daemon-exit=$?"
 tail -20 /tmp/admin.log
 """
-
-
-def value(output: str, key: str) -> str:
-    match = re.search(rf"^{re.escape(key)}=(.*)$", output, re.MULTILINE)
-    assert match, f"no {key}= in:\n{output}"
-    return match.group(1).strip()
-
-
-def section(output: str, start: str, end: str) -> str:
-    return output.split(start, 1)[1].split(end, 1)[0]
 
 
 def device_block(conf: str, name: str) -> str:
